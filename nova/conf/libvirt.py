@@ -127,7 +127,30 @@ every such period; the boot still fails only at ``images_rbd_glance_copy_timeout
 """),
 ]
 
-ALL_OPTS = image_opts + rbd_opts
+driver_opts = [
+    cfg.StrOpt(
+        'virt_type',
+        default='kvm',
+        choices=('kvm', 'qemu'),
+        help="""
+The libvirt domain type of guests. ``kvm`` needs hardware virtualization (``/dev/kvm``
+usable by libvirt's QEMU); ``qemu`` emulates the CPU (TCG), slower but works anywhere,
+for example in nested or container test environments.
+
+Related options:
+
+* connection_uri
+"""),
+    cfg.StrOpt(
+        'connection_uri',
+        default='',
+        help="""
+The libvirt URI to manage guests through. Empty means the default for ``virt_type``,
+``qemu:///system``.
+"""),
+]
+
+ALL_OPTS = image_opts + rbd_opts + driver_opts
 
 
 def register_opts(conf):

@@ -1,10 +1,11 @@
 """Entry point for oslo-config-generator and oslo_config's sphinx extension."""
 
+from nova.conf import compute
 from nova.conf import glance
 from nova.conf import libvirt
 from nova.conf import workarounds
 
-_MODULES = (glance, libvirt, workarounds)
+_MODULES = (compute, glance, libvirt, workarounds)
 
 
 def list_opts():
