@@ -125,6 +125,32 @@ class ImageUnacceptable(Invalid):
     msg_fmt = 'Image %(image_id)s is unacceptable: %(reason)s'
 
 
+class ImageNotCloneable(ImageUnacceptable):
+    """No location in this cluster and no way to make one: a flat download may do."""
+
+    msg_fmt = ('Image %(image_id)s cannot be cloned in this Ceph cluster: %(reason)s')
+
+
+class ImageDiskFormatUnsupported(Invalid):
+    msg_fmt = ('Image %(image_id)s has disk_format %(disk_format)s; the rbd image '
+               'backend boots raw images only. Convert it (qemu-img convert -O raw) '
+               'and upload it again, or enable Glance\'s image conversion '
+               '(image_conversion import plugin, output_format = raw).')
+
+
+class ImageDownloadRefused(Invalid):
+    msg_fmt = ('Image %(image_id)s is not in this host\'s Ceph cluster and '
+               '[workarounds] never_download_image_if_on_rbd forbids downloading it: '
+               '%(reason)s')
+
+
+class GlanceStoreWrongCluster(InvalidConfiguration):
+    msg_fmt = ('Glance store %(store)s keeps its images in the Ceph cluster '
+               '%(store_fsid)s, but this host\'s cluster is %(local_fsid)s (%(conf)s), '
+               'so a copy there cannot be cloned here. Set [libvirt] '
+               'images_rbd_glance_store_name to the store in this host\'s cluster.')
+
+
 class ImageCopyFailed(NovaException):
     msg_fmt = ('Glance failed to copy image %(image_id)s to store %(store)s '
                '%(attempts)s time(s): %(reason)s')
