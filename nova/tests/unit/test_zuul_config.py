@@ -1,0 +1,220 @@
+"""Checks of .zuul.yaml that need no Zuul: every name it uses must resolve.
+
+Zuul only reports a missing playbook or a misspelt parent when the job runs; these
+tests catch them on every change, together with the settings the multistore job
+depends on (a file default store, an RBD store Nova copies into, raw conversion).
+"""
+
+import configparser
+import os
+import re
+import shlex
+
+import testtools
+import yaml
+
+from nova.conf import opts as conf_opts
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+
+# Jobs defined outside this tree, which .zuul.yaml may name as parents or run as is.
+# Each maps to the tox env it runs here (None: not a tox job).
+UPSTREAM_JOBS = {
+    # openstack/openstack-zuul-jobs: runs `tox -e {{ tox_envlist }}`.
+    'openstack-tox': None,
+    # openstack/openstack-zuul-jobs: flake8 through tox.
+    'openstack-tox-pep8': 'pep8',
+    # openstack/openstack-zuul-jobs: sphinx docs through tox.
+    'openstack-tox-docs': 'docs',
+    # openstack/openstack-zuul-jobs: reno release notes through tox.
+    'build-openstack-releasenotes': 'releasenotes',
+    # openstack/devstack-plugin-ceph: devstack + Ceph (Glance, Nova, Cinder on RBD)
+    # running tempest.
+    'devstack-plugin-ceph-tempest-py3': None,
+}
+
+PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
+RECOMMENDED_COPY_IMAGE_RULE = 'role:admin or role:service'
+
+
+def _load_yaml(relpath):
+    with open(os.path.join(TOP, relpath)) as f:
+        return yaml.safe_load(f)
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _job_name(entry):
+    """A pipeline entry is a job name or {name: {overrides}}."""
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+def _ini_dict(value):
+    """Glance's "name:type, name:type" DictOpt syntax as a dict."""
+    pairs = (item.split(':', 1) for item in value.split(','))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+class ZuulConfigTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.config = _load_yaml('.zuul.yaml')
+        self.jobs = {e['job']['name']: e['job'] for e in self.config if 'job' in e}
+        projects = [e['project'] for e in self.config if 'project' in e]
+        self.assertEqual(1, len(projects), 'expected exactly one project stanza')
+        self.project = projects[0]
+
+    def _pipeline_jobs(self, pipeline):
+        return [_job_name(j) for j in self.project.get(pipeline, {}).get('jobs', [])]
+
+    def _known(self, name):
+        return name in self.jobs or name in UPSTREAM_JOBS
+
+    def test_top_level_entries_are_known_kinds(self):
+        for entry in self.config:
+            self.assertEqual(1, len(entry), entry)
+            self.assertIn(next(iter(entry)), ('job', 'project'))
+
+    def test_job_names_are_unique(self):
+        names = [e['job']['name'] for e in self.config if 'job' in e]
+        self.assertEqual(len(names), len(set(names)))
+
+    def test_jobs_are_described(self):
+        for name, job in self.jobs.items():
+            self.assertTrue(job.get('description', '').strip(), name)
+
+    def test_parents_resolve(self):
+        for name, job in self.jobs.items():
+            parent = job.get('parent')
+            self.assertIsNotNone(parent, '%s has no parent' % name)
+            self.assertTrue(self._known(parent),
+                            '%s: parent %s is neither defined here nor in '
+                            'UPSTREAM_JOBS' % (name, parent))
+
+    def test_pipeline_jobs_resolve(self):
+        for pipeline in ('check', 'gate'):
+            jobs = self._pipeline_jobs(pipeline)
+            self.assertTrue(jobs, pipeline)
+            for name in jobs:
+                self.assertTrue(self._known(name), '%s: unknown job %s' % (pipeline, name))
+
+    def test_every_local_job_runs_in_check_and_gate(self):
+        check = set(self._pipeline_jobs('check'))
+        gate = set(self._pipeline_jobs('gate'))
+        self.assertEqual(check, gate)
+        self.assertLessEqual(set(self.jobs), check)
+
+    def test_pipelines_cover_the_project_checks(self):
+        envs = set()
+        for name in self._pipeline_jobs('gate'):
+            job = self.jobs.get(name, {})
+            envs.add(job.get('vars', {}).get('tox_envlist') or UPSTREAM_JOBS.get(name))
+        self.assertLessEqual({'py3', 'functional', 'pep8', 'docs', 'releasenotes'}, envs)
+        self.assertIn('nova-ceph-multistore', self._pipeline_jobs('gate'))
+
+    def test_tox_envs_exist(self):
+        tox = configparser.ConfigParser(interpolation=None)
+        tox.read(os.path.join(TOP, 'tox.ini'))
+        envs = {s.split(':', 1)[1] for s in tox.sections() if s.startswith('testenv:')}
+        wanted = {UPSTREAM_JOBS[n] for n in self._pipeline_jobs('gate')
+                  if UPSTREAM_JOBS.get(n)}
+        for name, job in self.jobs.items():
+            if job.get('parent') == 'openstack-tox':
+                wanted.add(job['vars']['tox_envlist'])
+        self.assertTrue(wanted)
+        self.assertLessEqual(wanted, envs)
+
+    def test_playbooks_exist_and_are_plays(self):
+        seen = 0
+        for name, job in self.jobs.items():
+            for key in PLAYBOOK_KEYS:
+                for path in _as_list(job.get(key)):
+                    seen += 1
+                    self.assertTrue(os.path.isfile(os.path.join(TOP, path)),
+                                    '%s: %s %s does not exist' % (name, key, path))
+                    plays = _load_yaml(path)
+                    self.assertIsInstance(plays, list, path)
+                    for play in plays:
+                        self.assertIn('hosts', play, path)
+                        self.assertTrue(play.get('tasks'), path)
+        self.assertGreater(seen, 0)
+
+    def test_irrelevant_files_are_regexes(self):
+        for name, job in self.jobs.items():
+            for pattern in job.get('irrelevant-files', []):
+                re.compile(pattern)
+
+    def test_tox_pre_installs_what_install_sh_needs(self):
+        with open(os.path.join(TOP, 'tools', 'install.sh')) as f:
+            text = f.read()
+        match = re.search(r'^DEB_PACKAGES="([^"]*)"', text, re.M)
+        self.assertIsNotNone(match, 'DEB_PACKAGES not found in tools/install.sh')
+        wanted = set(shlex.split(match.group(1)))
+        play = _load_yaml('playbooks/tox/pre.yaml')[0]
+        self.assertLessEqual(wanted, set(play['vars']['debian_packages']))
+
+
+class MultistoreJobTestCase(testtools.TestCase):
+    """The settings that make the first boot of an image a file -> RBD copy."""
+
+    def setUp(self):
+        super().setUp()
+        config = _load_yaml('.zuul.yaml')
+        self.job = next(e['job'] for e in config
+                        if 'job' in e and e['job']['name'] == 'nova-ceph-multistore')
+        self.vars = self.job['vars']
+        self.post = self.vars['devstack_local_conf']['post-config']
+
+    def test_glance_has_a_file_default_and_an_rbd_store(self):
+        glance = self.post['$GLANCE_API_CONF']
+        backends = _ini_dict(glance['DEFAULT']['enabled_backends'])
+        default = glance['glance_store']['default_backend']
+        self.assertEqual('file', backends[default])
+        self.assertIn('rbd', backends.values())
+        self.assertEqual(default, self.vars['devstack_localrc']['GLANCE_DEFAULT_BACKEND'])
+
+    def test_nova_copies_into_the_rbd_store(self):
+        backends = _ini_dict(
+            self.post['$GLANCE_API_CONF']['DEFAULT']['enabled_backends'])
+        libvirt = self.post['$NOVA_CPU_CONF']['libvirt']
+        self.assertEqual('rbd', libvirt['images_type'])
+        self.assertEqual('rbd', backends[libvirt['images_rbd_glance_store_name']])
+
+    def test_images_are_converted_to_raw_on_import(self):
+        self.assertTrue(self.vars['devstack_localrc']['GLANCE_USE_IMPORT_WORKFLOW'])
+        imp = self.post['$GLANCE_IMAGE_IMPORT_CONF']
+        self.assertIn('image_conversion', imp['image_import_opts']['image_import_plugins'])
+        self.assertEqual('raw', imp['image_conversion']['output_format'])
+
+    def test_copy_image_enabled_and_locations_hidden(self):
+        default = self.post['$GLANCE_API_CONF']['DEFAULT']
+        self.assertIn('copy-image', default['enabled_import_methods'])
+        self.assertFalse(default['show_multiple_locations'])
+        self.assertFalse(self.vars['devstack_localrc']['GLANCE_SHOW_MULTIPLE_LOCATIONS'])
+
+    def test_nova_options_exist(self):
+        registered = {group.name if hasattr(group, 'name') else group:
+                      {opt.dest for opt in opts}
+                      for group, opts in conf_opts.list_opts()}
+        for group, values in self.post['$NOVA_CPU_CONF'].items():
+            self.assertIn(group, registered)
+            for option in values:
+                self.assertIn(option.replace('-', '_'), registered[group],
+                              '[%s] %s is not an option of this tree' % (group, option))
+
+    def test_runs_compute_tests(self):
+        self.assertTrue(re.match(self.vars['tempest_test_regex'],
+                                 'tempest.api.compute.servers.test_create_server'))
+
+    def test_policy_playbook_grants_the_documented_rule(self):
+        self.assertIn('playbooks/ceph-multistore/pre.yaml', _as_list(self.job['pre-run']))
+        play = _load_yaml('playbooks/ceph-multistore/pre.yaml')[0]
+        self.assertEqual(RECOMMENDED_COPY_IMAGE_RULE, play['vars']['copy_image_rule'])
+        self.assertEqual(
+            os.path.join(play['vars']['glance_config_dir'], 'policy.yaml'),
+            self.post['$GLANCE_API_CONF']['oslo_policy']['policy_file'])
