@@ -201,3 +201,13 @@ class InstanceExists(Conflict):
 
 class InstanceDeployFailure(NovaException):
     msg_fmt = 'Failed to deploy instance %(instance_id)s: %(reason)s'
+
+
+class ImageNotVisibleToService(ImageCopyNotAuthorized):
+    """The user can read the image; Nova's service user cannot (Glance says 404)."""
+
+    msg_fmt = ('Nova\'s service user cannot see image %(image_id)s (Glance answered '
+               '404 to %(action)s although the booting user can read it): Glance '
+               'hides other projects\' private images from users without the admin '
+               'role. Give the [glance] service user the admin role, or share the '
+               'image with its project.')
