@@ -54,6 +54,11 @@ glance_venv() {
   # Debian's python3-openssl is too old for the cryptography pip brings: upgrade it in
   # the venv or eventlet's import of OpenSSL fails.
   venv glance 1 glance==33.0.0 glance-store uwsgi python-glanceclient pyopenssl
+  # "pyopenssl" alone is satisfied by Debian's 23.0 through system site-packages, which
+  # fails to import against the venv's cryptography: repair in place (no rebuild).
+  if ! "$VENVS/glance/bin/python" -c 'import OpenSSL' >/dev/null 2>&1; then
+    "$VENVS/glance/bin/pip" install -q -U 'pyopenssl>=24'
+  fi
 }
 keystone_venv() {
   venv keystone 0 keystone==30.0.0 python-keystoneclient
