@@ -219,12 +219,11 @@ def describe_disk(drv, instance):
     if not parent:
         info['parent'] = '(flat)'
         return info
-    pool, name, snap = parent
-    info['parent'] = '%s/%s@%s' % (pool, name, snap)
+    info['parent'] = '%s/%s@%s' % (parent.pool, parent.image, parent.snapshot)
     store = CONF.libvirt.images_rbd_glance_store_name
-    # Glance's rbd store names its RBD image after the image ID; the parent is in
-    # this host's cluster, so it is this host's store when Glance lists it there.
-    info['store'] = store if name == instance.image_ref and store else '?'
+    # Glance's rbd store names its RBD image after the image ID, and the parent is in
+    # this host's cluster: so it is the copy in this host's store.
+    info['store'] = store if parent.image == instance.image_ref and store else '?'
     return info
 
 

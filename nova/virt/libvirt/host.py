@@ -21,8 +21,16 @@ class HypervisorUnavailable(exception.NovaException):
     code = 503
 
 
+_quiet = []
+
+
 def libvirt_module():
     import libvirt
+    if not _quiet:
+        # libvirt's default handler prints every failed call to stderr, expected ones
+        # (a lookup of a domain that is gone) included; errors reach us as exceptions.
+        libvirt.registerErrorHandler(lambda ctx, error: None, None)
+        _quiet.append(True)
     return libvirt
 
 
