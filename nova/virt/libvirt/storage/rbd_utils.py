@@ -168,8 +168,10 @@ class RBDDriver:
         except rados.Error as e:
             client.shutdown()
             raise self._connection_failed(_describe(e))
+        # Refreshed on every (re)connect: the conf may now point at another cluster.
+        self._fsid = client.get_fsid()
         LOG.debug('Connected to Ceph cluster %(fsid)s (%(conf)s) as %(user)s',
-                  {'fsid': client.get_fsid(), 'conf': self._conf_name(),
+                  {'fsid': self._fsid, 'conf': self._conf_name(),
                    'user': self._user_name()})
         return client
 
@@ -255,8 +257,8 @@ class RBDDriver:
     # --- cluster facts ---------------------------------------------------------------
 
     def get_fsid(self):
-        if self._fsid is None:
-            self._fsid = self.get_connection().get_fsid()
+        """The cluster's fsid, read once per connection."""
+        self.get_connection()
         return self._fsid
 
     def get_mon_addrs(self):
