@@ -83,7 +83,7 @@ def add_command_parsers(subparsers):
     boot.add_argument('--root-gb', type=int, required=True,
                       help='root disk size in GiB (the clone is grown to it)')
     # dest: oslo.config keeps the subcommand's own name in CONF.command.name.
-    boot.add_argument('--name', dest='display_name',
+    boot.add_argument('--name', dest='display_name', metavar='NAME',
                       help='display name (default: the domain name)')
     boot.add_argument('--memory-mb', type=int, default=64, help='guest RAM (default 64)')
     boot.add_argument('--wait-marker', metavar='TEXT',

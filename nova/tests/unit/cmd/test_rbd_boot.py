@@ -226,3 +226,36 @@ class TestWaitForMarker(testtools.TestCase):
         clock = iter([0, 5, 11]).__next__
         self.assertIsNone(rbd_boot.wait_for_marker('/nonexistent', 'M', 10,
                                                    sleep=lambda s: None, clock=clock))
+
+
+class TestDescribeDisk(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        flags = self.useFixture(config_fixture.Config(CONF))
+        flags.config(group='libvirt', images_rbd_glance_store_name='site_a')
+        self.disk = mock.Mock(spec=['pool', 'rbd_name', 'driver'])
+        self.disk.pool, self.disk.rbd_name = 'vms', 'u1_disk'
+        self.drv = mock.Mock(spec=['image_backend'])
+        self.drv.image_backend.by_name.return_value = self.disk
+        self.instance = objects.Instance(uuid='u1', name='n', image_ref='img-1',
+                                         root_gb=1)
+
+    def test_clone_of_the_local_store_copy(self):
+        self.disk.driver.parent_info.return_value = mock.Mock(
+            pool='images', image='img-1', snapshot='snap')
+        self.assertEqual({'disk': 'vms/u1_disk', 'parent': 'images/img-1@snap',
+                          'store': 'site_a'},
+                         rbd_boot.describe_disk(self.drv, self.instance))
+        self.disk.driver.parent_info.assert_called_once_with('u1_disk', pool='vms')
+
+    def test_flat_disk(self):
+        self.disk.driver.parent_info.return_value = None
+        self.assertEqual('(flat)',
+                         rbd_boot.describe_disk(self.drv, self.instance)['parent'])
+
+    def test_missing_disk(self):
+        self.disk.driver.parent_info.side_effect = exception.RbdImageNotFound(
+            pool='vms', name='u1_disk')
+        self.assertEqual('vms/u1_disk (missing)',
+                         rbd_boot.describe_disk(self.drv, self.instance)['disk'])
