@@ -88,5 +88,15 @@ banner:      db "NOVA-RBD-BOOT-OK", 13, 10, 0
 read_failed: db "NOVA-RBD-READ-FAILED", 13, 10, 0
 done:        db "NOVA-RBD-HALT", 13, 10, 0
 
+; One partition from LBA 2048 to the end of the 8 MiB disk: a boot sector without a
+; partition table is no valid disk image, and Glance refuses it ("Image failed safety
+; checks") when it inspects an upload.
+    times 446 - ($ - $$) db 0
+partition1:  db 0x80                    ; active
+             db 0xfe, 0xff, 0xff        ; start CHS: use LBA
+             db 0x83                    ; type: Linux
+             db 0xfe, 0xff, 0xff        ; end CHS: use LBA
+             dd DATA_LBA                ; first sector
+             dd 16384 - DATA_LBA        ; sectors (8 MiB disk)
     times 510 - ($ - $$) db 0
     dw 0xaa55
