@@ -144,18 +144,19 @@ class RBDDriver:
 
     def _connect_to_rados(self):
         timeout = str(self.connect_timeout)
-        # Rados.connect()'s own timeout argument is ignored by Ceph 16's bindings (a dead
-        # mon blocks for client_mount_timeout, 300 s); set the options it should set.
-        options = {'client_mount_timeout': timeout, 'rados_mon_op_timeout': timeout}
         try:
-            client = rados.Rados(conffile=self.ceph_conf or None,
-                                 rados_id=self.rbd_user, conf=options)
+            client = rados.Rados(conffile=self.ceph_conf or None, rados_id=self.rbd_user)
         except rados.Error as e:
             raise self._connection_failed(
                 'cannot read the configuration (%s)' % _describe(e))
         try:
             if not self.ceph_conf:
                 client.conf_read_file()
+            # Rados.connect()'s timeout argument is ignored by Ceph 16's bindings (a
+            # dead mon blocks for client_mount_timeout, 300 s). Set after reading the
+            # file so that rbd_connect_timeout wins over the file's values.
+            client.conf_set('client_mount_timeout', timeout)
+            client.conf_set('rados_mon_op_timeout', timeout)
             client.connect()
         except rados.TimedOut:
             client.shutdown()
@@ -242,7 +243,8 @@ class RBDDriver:
             except rbd.ImageNotFound:
                 raise exception.RbdImageNotFound(pool=pool, name=name)
             except rbd.PermissionError:
-                raise self._permission_denied(pool, 'open %s' % name)
+                raise self._permission_denied(
+                    pool, '%s %s' % ('read' if read_only else 'modify', name))
             try:
                 yield image
             finally:

@@ -148,9 +148,11 @@ class ConnectionTest(DriverTestCase):
         self.driver.get_mon_addrs = mock.Mock()
         self.assertEqual(FSID, self.driver.get_fsid())
 
-        self.ceph.Rados.assert_called_once_with(
-            conffile='/etc/ceph/site.conf', rados_id='nova',
-            conf={'client_mount_timeout': '7', 'rados_mon_op_timeout': '7'})
+        self.ceph.Rados.assert_called_once_with(conffile='/etc/ceph/site.conf',
+                                                rados_id='nova')
+        self.assertEqual([mock.call('client_mount_timeout', '7'),
+                          mock.call('rados_mon_op_timeout', '7')],
+                         self.ceph.client.conf_set.call_args_list)
         self.ceph.client.connect.assert_called_once_with()
         self.ceph.client.conf_read_file.assert_not_called()
         self.assertEqual(2, self.ceph.client.open_ioctx.call_count)
@@ -162,6 +164,10 @@ class ConnectionTest(DriverTestCase):
         self.assertIsNone(self.ceph.Rados.call_args.kwargs['conffile'])
         self.assertIsNone(self.ceph.Rados.call_args.kwargs['rados_id'])
         self.ceph.client.conf_read_file.assert_called_once_with()
+        # The timeouts are set after the file is read, so they win over it.
+        names = [c[0] for c in self.ceph.client.method_calls]
+        self.assertLess(names.index('conf_read_file'), names.index('conf_set'))
+        self.assertLess(names.index('conf_set'), names.index('connect'))
 
     def test_fsid_is_cached(self):
         self.driver.get_fsid()
