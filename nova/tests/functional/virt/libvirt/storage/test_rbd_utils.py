@@ -105,6 +105,13 @@ class ClusterTest(RbdTestCase):
             self.driver.exists('nothing-here')
         self.assertIs(client, self.driver.get_connection())
 
+    def test_a_shut_down_connection_is_replaced(self):
+        broken = self.driver.get_connection()
+        broken.shutdown()
+        self.assertFalse(self.driver.exists('nothing-here'))
+        self.assertIsNot(broken, self.driver.get_connection())
+        self.assertEqual(self.info['fsid'], self.driver.get_fsid())
+
     def test_dead_mon_fails_within_the_timeout(self):
         with socket.socket() as s:
             s.bind(('127.0.0.1', 0))
