@@ -287,6 +287,11 @@ class API:
                      'for %(who)s', {'method': method, 'image': image_id,
                                      'store': store, 'who': creds.who})
             return None
+        if resp.status_code == 404 and creds.is_service and context.auth_token:
+            # Missing, or only hidden from a non-admin service user? Ask as the user
+            # (raises ImageNotFound when the image really is gone).
+            self.show(context, image_id)
+            raise exception.ImageNotVisibleToService(image_id=image_id, action=method)
         _raise_for_import(resp, image_id, method, store, creds)
 
     def download(self, context, image_id, dst_path=None):
@@ -365,10 +370,6 @@ def _raise_for_import(resp, image_id, method, store, creds):
     if code == 403:
         raise exception.ImageCopyNotAuthorized(image_id=image_id, store=store,
                                                who=creds.who)
-    if code == 404 and creds.is_service:
-        # The user can see the image (callers show() it first), the service user
-        # cannot: Glance hides other projects' private images from non-admins.
-        raise exception.ImageNotVisibleToService(image_id=image_id, action=method)
     _raise_for_read(resp, image_id, method, creds)
 
 

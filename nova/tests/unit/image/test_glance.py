@@ -399,12 +399,21 @@ class ImageImportTest(GlanceTestCase):
         exc = self.assertRaises(exception.ImageCopyNotAuthorized, self._import)
         self.assertEqual("Nova's service user", exc.kwargs['who'])
 
-    def test_404_as_service_means_the_service_user_cannot_see_it(self):
+    def test_404_as_service_for_an_image_the_user_sees(self):
         self.use_service_credentials()
-        self.answer(glance_error(404, 'No image found with ID ' + IMAGE))
+        self.answer(glance_error(404, 'No image found with ID ' + IMAGE),
+                    response(200, body={'id': IMAGE}))
         exc = self.assertRaises(exception.ImageNotVisibleToService, self._import)
         self.assertIsInstance(exc, exception.ImageCopyNotAuthorized)
         self.assertIn('admin role', str(exc))
+        self.assertEqual([self.service_auth], self.auths_used()[:1])
+        self.assertEqual(TOKEN, self.auths_used()[1].get_token(None))
+
+    def test_404_as_service_and_as_user_is_not_found(self):
+        self.use_service_credentials()
+        self.answer(glance_error(404, 'No image found with ID ' + IMAGE),
+                    glance_error(404, 'No image found with ID ' + IMAGE))
+        self.assertRaises(exception.ImageNotFound, self._import)
 
     def test_404_as_user_is_not_found(self):
         self.answer(glance_error(404, 'No image found with ID ' + IMAGE))
