@@ -14,7 +14,9 @@
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 STACK=${NOVA_STACK_HOME:-$TOP/.stack}
-VENVS=$STACK/venv
+# The venvs always live in <repo>/.stack/venv, whatever NOVA_STACK_HOME says (several
+# stacks share them); NOVA_VENV_DIR builds them elsewhere, e.g. to time a fresh install.
+VENVS=${NOVA_VENV_DIR:-$TOP/.stack/venv}
 LOG=$STACK/log/install
 mkdir -p "$VENVS" "$LOG"
 T0=$(date +%s)
