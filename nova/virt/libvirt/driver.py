@@ -32,6 +32,8 @@ RBD_CACHE_MODE = 'writeback'
 CONSOLE_LOG = 'console.log'
 # How long a started guest may take to report "running".
 WAIT_RUNNING_TIMEOUT = 60
+# Longer than Ceph's default watch timeout (30 s): see _remove_disk.
+DISK_REMOVE_TIMEOUT = 45
 SECRET_DESCRIPTION = 'nova-rbd-multistore: cephx key of client.%(user)s for %(path)s'
 
 
@@ -180,9 +182,7 @@ class LibvirtDriver(object):
             self._stop(domain)
             self._undefine(domain)
         if destroy_disks:
-            disk = self.image_backend.by_name(instance, ROOT_DISK)
-            if disk.exists():
-                disk.remove()
+            self._remove_disk(self.image_backend.by_name(instance, ROOT_DISK))
             shutil.rmtree(self._instance_dir(instance), ignore_errors=True)
         LOG.info('Instance %s destroyed', instance.uuid)
 
@@ -259,8 +259,8 @@ class LibvirtDriver(object):
         try:
             disk.clone(context, instance.image_ref)
         except exception.ImageUnacceptable as e:
-            if self.conf.workarounds.never_download_image_if_on_rbd:
-                raise
+            # The backend already refused (ImageDownloadRefused, not caught here) when
+            # [workarounds] never_download_image_if_on_rbd forbids a download.
             LOG.info('Image %(image)s cannot be cloned (%(why)s); downloading it and '
                      'importing it flat instead',
                      {'image': instance.image_ref, 'why': e.format_message()})
@@ -289,10 +289,24 @@ class LibvirtDriver(object):
             self._glance = glance.API()
         return self._glance
 
-    @staticmethod
-    def _remove_disk(disk):
-        if disk.exists():
-            disk.remove()
+    def _remove_disk(self, disk):
+        """Remove an instance disk, waiting out the watch of a QEMU that just died.
+
+        A QEMU that exits without closing its RBD image (a failed start) leaves a
+        watch that Ceph keeps until it times out (osd_client_watch_timeout, 30 s).
+        """
+        deadline = self._clock() + DISK_REMOVE_TIMEOUT
+        while True:
+            try:
+                if disk.exists():
+                    disk.remove()
+                return
+            except exception.RbdImageBusy as e:
+                if self._clock() >= deadline:
+                    raise
+                LOG.info('%s; retrying for up to %d s', e.format_message(),
+                         DISK_REMOVE_TIMEOUT)
+                self._sleep(2)
 
     def _ensure_ceph_secret(self, undo):
         """Make sure libvirt holds ``rbd_user``'s key under ``rbd_secret_uuid``.

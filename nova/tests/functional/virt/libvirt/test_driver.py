@@ -188,6 +188,35 @@ class TestBoot(DriverTestCase):
         self.assertLess(time.monotonic() - start, 30)
 
 
+class TestFlat(DriverTestCase):
+
+    def test_flat_download_without_a_store(self):
+        # No local store, and the image is in no Ceph cluster, so even
+        # never_download_image_if_on_rbd (set by the stack) lets it be imported flat.
+        image_id = self.upload('central')
+        compute = self.compute('compute-a')
+        compute.conf.set_override('images_rbd_glance_store_name', '', group='libvirt')
+        instance = self.boot(compute, image_id)
+        self.assertIsNone(compute.rbd.parent_info('%s_disk' % instance.uuid,
+                                                  pool='vms'))
+        self.assertEqual([], self.copy_tasks(image_id))
+        self.assertEqual([], os.listdir(os.path.join(compute.conf.instances_path,
+                                                     '_base')))
+
+    def test_never_download_refuses_cleanly(self):
+        # The image is on RBD in the other site's cluster: no download, no copy.
+        image_id = self.upload('site_a')
+        compute = self.compute('compute-b')
+        compute.conf.set_override('images_rbd_glance_store_name', '', group='libvirt')
+        instance = compute.new_instance(image_id)
+        image = objects.ImageMeta.from_dict(compute.glance.show(self.context, image_id))
+        error = self.assertRaises(exception.InstanceDeployFailure, compute.driver.spawn,
+                                  self.context, instance, image)
+        self.assertIsInstance(error.__cause__, exception.ImageDownloadRefused)
+        self.assertIn('never_download_image_if_on_rbd', str(error))
+        self.assert_nothing_left(compute, instance)
+
+
 class TestSecret(DriverTestCase):
 
     def test_secret_defined_from_the_keyring_when_missing(self):
@@ -244,6 +273,16 @@ class TestCleanFailures(DriverTestCase):
         compute = self.compute('compute-a')
         self.assert_fails_cleanly(compute, compute.new_instance(image_id), None,
                                   exception.NovaException)
+
+    def test_guest_that_cannot_start(self):
+        # QEMU cannot give a guest 64 TiB: libvirt fails after the clone was made.
+        image_id = self.upload('site_a')
+        compute = self.compute('compute-a')
+        instance = compute.new_instance(image_id)
+        instance.memory_mb = 64 * 1024 * 1024
+        image = objects.ImageMeta.from_dict(compute.glance.show(self.context, image_id))
+        self.assert_fails_cleanly(compute, instance, image, Exception)
+        self.assertTrue(compute.rbd.exists(image_id, pool='images'))
 
     def test_missing_image(self):
         compute = self.compute('compute-b')

@@ -153,14 +153,16 @@ class TestSpawn(DriverTestCase):
         self.assertEqual([], os.listdir(os.path.join(self.tmp, '_base')))
         self.domain.create.assert_called_once_with()
 
-    def test_never_download_reraises(self):
+    def test_flat_fallback_is_the_backends_call_even_with_never_download(self):
+        # Only the backend knows whether the image lives on RBD elsewhere; when it
+        # says "not cloneable" (not "refused"), the download is allowed.
         self.flags.config(group='workarounds', never_download_image_if_on_rbd=True)
         self.disk.clone.side_effect = exception.ImageNotCloneable(image_id='img-1',
-                                                                  reason='no store')
-        error = self.assert_deploy_failure(exception.ImageNotCloneable)
-        self.assertIn('no store', str(error))
-        self.disk.create_image.assert_not_called()
-        self.host.define_domain.assert_not_called()
+                                                                  reason='file store')
+        self.spawn()
+        self.disk.create_image.assert_called_once_with(
+            self.drv._fetch_image, os.path.join(self.tmp, '_base', 'img-1.u1.part'),
+            units.Gi, context=None, image_id='img-1')
 
     def test_download_refused_by_backend(self):
         self.disk.clone.side_effect = exception.ImageDownloadRefused(image_id='img-1',
@@ -225,6 +227,26 @@ class TestSpawn(DriverTestCase):
         self.assertIn('did not report running within 60 s', str(error))
         self.domain.destroy.assert_called_once_with()
         self.domain.undefine.assert_called_once_with()
+
+    def test_disk_removal_waits_for_a_dead_qemus_watch(self):
+        self.disk.clone.side_effect = lambda *a: setattr(
+            self.disk.exists, 'return_value', True)
+        self.domain.create.side_effect = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)
+        busy = exception.RbdImageBusy(pool='vms', name='u1_disk', reason='open')
+        self.disk.remove.side_effect = [busy, busy, None]
+        self.assert_deploy_failure(libvirt.libvirtError)
+        self.assertEqual(3, self.disk.remove.call_count)
+        self.sleep.assert_has_calls([mock.call(2), mock.call(2)])
+
+    def test_disk_removal_gives_up(self):
+        self.disk.clone.side_effect = lambda *a: setattr(
+            self.disk.exists, 'return_value', True)
+        self.domain.create.side_effect = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)
+        self.disk.remove.side_effect = exception.RbdImageBusy(
+            pool='vms', name='u1_disk', reason='open')
+        # The spawn's own error is what the caller sees; the leftover is logged.
+        self.assert_deploy_failure(libvirt.libvirtError)
+        self.assertGreater(self.disk.remove.call_count, 1)
 
     def test_undo_keeps_going_when_one_step_fails(self):
         self.domain.create.side_effect = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)
