@@ -210,6 +210,7 @@ class TestFlat(DriverTestCase):
         compute.conf.set_override('images_rbd_glance_store_name', '', group='libvirt')
         instance = compute.new_instance(image_id)
         image = objects.ImageMeta.from_dict(compute.glance.show(self.context, image_id))
+        self.addCleanup(compute.driver.destroy, self.context, instance)
         error = self.assertRaises(exception.InstanceDeployFailure, compute.driver.spawn,
                                   self.context, instance, image)
         self.assertIsInstance(error.__cause__, exception.ImageDownloadRefused)
@@ -239,6 +240,8 @@ class TestCleanFailures(DriverTestCase):
 
     def assert_fails_cleanly(self, compute, instance, image, cause):
         before = set(compute.driver.list_instance_uuids())
+        # Should the spawn wrongly succeed, the guest still goes.
+        self.addCleanup(compute.driver.destroy, self.context, instance)
         error = self.assertRaises(exception.InstanceDeployFailure, compute.driver.spawn,
                                   self.context, instance, image)
         self.assertIsInstance(error.__cause__, cause)
@@ -294,9 +297,12 @@ class TestCleanFailures(DriverTestCase):
 class TestCommand(DriverTestCase):
     """nova-rbd-boot as a user runs it: OS_* in the environment, exit codes, one line."""
 
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
     def run_cmd(self, compute, *args):
-        names = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                             'names.conf')
+        names = os.path.join(self.tmp, '%s-names.conf' % compute)
         with open(names, 'w') as f:
             f.write('[DEFAULT]\ninstance_name_template = %s%s-%%(uuid)s\n'
                     % (self.stack.state.prefix, compute))
