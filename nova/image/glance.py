@@ -31,6 +31,8 @@ GROUP = 'glance'
 CHUNK_SIZE = 64 * 1024
 FIRST_RETRY_DELAY = 0.5
 RETRY_STATUSES = frozenset((502, 503, 504))
+# Seconds a store description from /v2/info/stores/detail is reused.
+STORE_DETAIL_TTL = 300
 _MAX_MESSAGE = 400
 USER_AGENT = 'nova-rbd-multistore'
 
@@ -90,6 +92,8 @@ class API:
         self._sleep = sleep
         self._service_auth = None
         self._service_auth_loaded = False
+        # store -> (monotonic time, detail) from /v2/info/stores/detail
+        self._store_detail = {}
 
     # --- plumbing ---------------------------------------------------------------
 
@@ -264,6 +268,37 @@ class API:
                    'for the service or admin role: configure [glance] service '
                    'credentials for a user with those roles, or enable '
                    'show_image_direct_url in Glance' % '; '.join(tried))
+
+    def get_store_detail(self, context, store):
+        """Glance's description of one store (type, and pool/fsid for rbd), or None.
+
+        ``GET /v2/info/stores/detail`` is for the service and admin roles; without them
+        this returns None and the caller does without. A store Glance does not have
+        raises GlanceStoreNotFound before anything is copied. Answers are kept for
+        STORE_DETAIL_TTL seconds: stores change only when Glance is reconfigured.
+        """
+        now = time.monotonic()
+        cached = self._store_detail.get(store)
+        if cached is not None and now - cached[0] < STORE_DETAIL_TTL:
+            return cached[1]
+        creds = self._service_creds()
+        if creds is None:
+            if not context.auth_token:
+                return None
+            creds = self._user_creds(context, '(store list)')
+        resp = self._request(context, creds, 'GET', '/v2/info/stores/detail')
+        if resp.status_code in (401, 403, 404):
+            LOG.debug('Store details not readable by %(who)s (HTTP %(code)s)',
+                      {'who': creds.who, 'code': resp.status_code})
+            return None
+        if resp.status_code != 200:
+            _raise_for_read(resp, '(store list)', 'get store details', creds)
+        stores = {s.get('id'): s for s in resp.json().get('stores') or ()}
+        if store not in stores:
+            raise exception.GlanceStoreNotFound(store=store, image_id='(any)')
+        for name, detail in stores.items():
+            self._store_detail[name] = (now, detail)
+        return stores[store]
 
     def image_import(self, context, image_id, method='copy-image', stores=None,
                      all_stores_must_succeed=True, all_stores=False):

@@ -617,3 +617,40 @@ class DownloadTest(GlanceTestCase):
         self.answer(self.image(), glance_error(403, 'download_image'))
         self.assertRaises(exception.ImageNotAuthorized,
                           self.api.download, self.ctx, IMAGE)
+
+
+class StoreDetailTest(GlanceTestCase):
+
+    STORES = {'stores': [
+        {'id': 'central', 'type': 'file', 'default': True, 'properties': {}},
+        {'id': 'site_a', 'type': 'rbd',
+         'properties': {'pool': 'images', 'fsid': 'f-a', 'chunk_size': 8388608}},
+    ]}
+
+    def test_returns_the_store_and_caches_the_list(self):
+        self.use_service_credentials()
+        self.answer(response(200, body=self.STORES))
+
+        detail = self.api.get_store_detail(self.ctx, 'site_a')
+        self.assertEqual({'pool': 'images', 'fsid': 'f-a', 'chunk_size': 8388608},
+                         detail['properties'])
+        self.assertEqual('file', self.api.get_store_detail(self.ctx, 'central')['type'])
+        self.assertEqual([('GET', '/v2/info/stores/detail')], self.requests_sent())
+        self.assertEqual([self.service_auth], self.auths_used())
+
+    def test_unknown_store_is_refused_before_any_copy(self):
+        self.answer(response(200, body=self.STORES))
+        e = self.assertRaises(exception.GlanceStoreNotFound,
+                              self.api.get_store_detail, self.ctx, 'nowhere')
+        self.assertIn('images_rbd_glance_store_name', str(e))
+
+    def test_not_allowed_means_unknown_not_an_error(self):
+        for code in (401, 403, 404):
+            self.api._store_detail.clear()
+            self.answer(glance_error(code, 'nope'))
+            self.assertIsNone(self.api.get_store_detail(self.ctx, 'site_a'))
+
+    def test_no_credentials_at_all(self):
+        ctx = nova_context.RequestContext(user_id='u', project_id='p')
+        self.assertIsNone(self.api.get_store_detail(ctx, 'site_a'))
+        self.assertEqual([], self.requests_sent())
