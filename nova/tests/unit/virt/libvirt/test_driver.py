@@ -405,3 +405,48 @@ class TestInstances(DriverTestCase):
                          (found[0][0].name, found[0][0].display_name,
                           found[0][0].image_ref, found[0][0].root_gb))
         self.assertEqual(['stk-a'], self.drv.list_instances())
+
+
+class TestHost(testtools.TestCase):
+    """The libvirt connection wrapper, with libvirt.open mocked."""
+
+    def setUp(self):
+        super().setUp()
+        self.conn = mock.Mock(spec=['isAlive', 'lookupByUUIDString', 'defineXML',
+                                    'listAllDomains', 'secretLookupByUUIDString',
+                                    'secretDefineXML', 'close'])
+        self.open = self.useFixture(fixtures.MockPatchObject(
+            libvirt, 'open', return_value=self.conn)).mock
+        self.host = vhost.Host('qemu:///system')
+
+    def test_connection_opened_once(self):
+        self.conn.isAlive.return_value = True
+        self.assertIs(self.conn, self.host.get_connection())
+        self.assertIs(self.conn, self.host.get_connection())
+        self.open.assert_called_once_with('qemu:///system')
+
+    def test_unreachable_libvirtd(self):
+        self.open.side_effect = libvirt_error(libvirt.VIR_ERR_SYSTEM_ERROR)
+        error = self.assertRaises(vhost.HypervisorUnavailable, self.host.get_connection)
+        self.assertIn('qemu:///system', str(error))
+        self.assertIn('libvirtd', str(error))
+
+    def test_find_domain(self):
+        self.conn.lookupByUUIDString.side_effect = libvirt_error(libvirt.VIR_ERR_NO_DOMAIN)
+        self.assertIsNone(self.host.find_domain('u1'))
+        self.conn.lookupByUUIDString.side_effect = libvirt_error(
+            libvirt.VIR_ERR_INTERNAL_ERROR)
+        self.assertRaises(libvirt.libvirtError, self.host.find_domain, 'u1')
+
+    def test_find_secret(self):
+        self.conn.secretLookupByUUIDString.side_effect = libvirt_error(
+            libvirt.VIR_ERR_NO_SECRET)
+        self.assertIsNone(self.host.find_secret('s1'))
+
+    def test_secret_whose_value_cannot_be_set_is_undefined(self):
+        secret = self.conn.secretDefineXML.return_value
+        secret.setValue.side_effect = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)
+        config = vconfig.LibvirtConfigSecret(uuid='s1', usage_id='p-client.nova s1')
+        self.assertRaises(libvirt.libvirtError, self.host.create_secret, config, b'k')
+        secret.setValue.assert_called_once_with(b'k')
+        secret.undefine.assert_called_once_with()
