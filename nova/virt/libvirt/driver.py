@@ -163,9 +163,14 @@ class LibvirtDriver(object):
                 domain.create()
                 undo.add('domain start', self._stop, domain)
                 self._wait_running(instance, domain)
-        except Exception as e:
+        except BaseException as e:
+            # Interrupts too (Ctrl-C during a long copy wait): leave nothing behind.
             undo.run(instance.uuid)
-            raise self._deploy_failure(instance, e) from e
+            if not isinstance(e, Exception):
+                raise
+            failure = self._deploy_failure(instance, e)
+            LOG.error('%s; removed what the spawn had made', failure.format_message())
+            raise failure from e
         LOG.info('Instance %(uuid)s (%(name)s) spawned in %(t).2f s',
                  {'uuid': instance.uuid, 'name': instance.name,
                   't': self._clock() - started})

@@ -248,6 +248,15 @@ class TestSpawn(DriverTestCase):
         self.assert_deploy_failure(libvirt.libvirtError)
         self.assertGreater(self.disk.remove.call_count, 1)
 
+    def test_interrupt_undoes_and_propagates(self):
+        self.disk.clone.side_effect = lambda *a: setattr(
+            self.disk.exists, 'return_value', True)
+        self.domain.create.side_effect = KeyboardInterrupt
+        self.domain.isActive.return_value = False
+        self.assertRaises(KeyboardInterrupt, self.spawn)
+        self.domain.undefine.assert_called_once_with()
+        self.disk.remove.assert_called_once_with()
+
     def test_undo_keeps_going_when_one_step_fails(self):
         self.domain.create.side_effect = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)
         self.domain.undefine.side_effect = libvirt_error(libvirt.VIR_ERR_INTERNAL_ERROR)
