@@ -3,6 +3,8 @@
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from nova.conf import utils
+
 glance_group = cfg.OptGroup(
     'glance',
     title='Glance options',
@@ -50,13 +52,12 @@ Give the service user a role that Glance's ``copy_image`` policy accepts, for ex
 
 
 def register_opts(conf):
-    conf.register_group(glance_group)
-    conf.register_opts(glance_opts, group=glance_group)
+    utils.register_group(conf, glance_group, glance_opts)
     ks_loading.register_session_conf_options(conf, glance_group.name)
     ks_loading.register_auth_conf_options(conf, glance_group.name)
     ks_loading.register_adapter_conf_options(conf, glance_group.name)
-    conf.set_default('service_type', DEFAULT_SERVICE_TYPE, group=glance_group)
-    conf.set_default('valid_interfaces', ['internal', 'public'], group=glance_group)
+    conf.set_default('service_type', DEFAULT_SERVICE_TYPE, group=glance_group.name)
+    conf.set_default('valid_interfaces', ['internal', 'public'], group=glance_group.name)
 
 
 def list_opts():

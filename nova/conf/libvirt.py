@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from nova.conf import utils
+
 libvirt_group = cfg.OptGroup(
     'libvirt',
     title='Libvirt options',
@@ -154,8 +156,7 @@ ALL_OPTS = image_opts + rbd_opts + driver_opts
 
 
 def register_opts(conf):
-    conf.register_group(libvirt_group)
-    conf.register_opts(ALL_OPTS, group=libvirt_group)
+    utils.register_group(conf, libvirt_group, ALL_OPTS)
 
 
 def list_opts():

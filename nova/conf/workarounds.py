@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from nova.conf import utils
+
 workarounds_group = cfg.OptGroup(
     'workarounds',
     title='Workaround options',
@@ -27,8 +29,7 @@ Related options:
 
 
 def register_opts(conf):
-    conf.register_group(workarounds_group)
-    conf.register_opts(ALL_OPTS, group=workarounds_group)
+    utils.register_group(conf, workarounds_group, ALL_OPTS)
 
 
 def list_opts():
