@@ -25,8 +25,10 @@ from nova import exception
 IMPORT_TASK_TYPE = 'api_image_import'
 
 # First gap between two Glance polls; it grows by POLL_GROWTH per poll that shows no
-# change, up to [libvirt] images_rbd_glance_copy_poll_interval.
+# change, up to [libvirt] images_rbd_glance_copy_poll_interval. While the local pool is
+# watched, it (not Glance) shows when a copy completes, so Glance is asked less often.
 FIRST_POLL = 0.25
+FIRST_POLL_WATCHED = 1.0
 POLL_GROWTH = 1.5
 # Gap between Glance polls once the local pool shows the copy complete but Glance has
 # not registered the location yet (a few ms to a few hundred ms).
@@ -183,8 +185,10 @@ class WaitState:
     requests: int = 0
     # Earliest time for the next request after a failure (backoff).
     not_before: float = 0.0
-    # Progress bookkeeping: when the observed state last changed, and its signature.
+    # Backoff bookkeeping: Glance polls in a row that showed no change.
     polls_without_change: int = 0
+    glance_signature: tuple = ()
+    # Progress bookkeeping: when anything (Glance or the pool) last changed.
     last_change: float = None
     signature: tuple = ()
     # store -> first time we saw it in os_glance_importing_to_stores
@@ -221,11 +225,14 @@ def observe(state, view, now, task=None, pool_signature=()):
     else:
         changes['listed_at'] = None
 
-    signature = (view.importing, view.failed, view.task_id, view.stores, pool_signature)
-    if signature != state.signature:
-        changes.update(signature=signature, last_change=now, polls_without_change=0)
+    glance_signature = (view.importing, view.failed, view.task_id, view.stores)
+    if glance_signature != state.glance_signature:
+        changes.update(glance_signature=glance_signature, polls_without_change=0)
     else:
         changes['polls_without_change'] = state.polls_without_change + 1
+    signature = (glance_signature, pool_signature)
+    if signature != state.signature:
+        changes.update(signature=signature, last_change=now)
 
     if (state.store in view.failed and task is not None
             and task.status == 'failure' and task.task_id not in state.failed_tasks):
@@ -241,14 +248,14 @@ def retry_backoff(failures):
     return min(RETRY_BACKOFF_MAX, RETRY_BACKOFF_BASE ** failures)
 
 
-def poll_delay(state, max_interval):
+def poll_delay(state, max_interval, watching_pool=False):
     """Seconds until the next Glance poll: quick at first, backing off while idle."""
-    return min(float(max_interval),
-               FIRST_POLL * POLL_GROWTH ** state.polls_without_change)
+    first = FIRST_POLL_WATCHED if watching_pool else FIRST_POLL
+    return min(float(max_interval), first * POLL_GROWTH ** state.polls_without_change)
 
 
 def decide(state, view, now, location=None, max_interval=15, pool_complete=False,
-           task=None):
+           task=None, watching_pool=False):
     """The next step while waiting for ``view`` to gain a location in our store.
 
     ``location`` is a cloneable location in this cluster, when one was found;
@@ -280,7 +287,7 @@ def decide(state, view, now, location=None, max_interval=15, pool_complete=False
     if now >= state.deadline:
         return Step(Action.FAIL, 'timed out', error=timeout_error(state, view, now))
 
-    delay = poll_delay(state, max_interval)
+    delay = poll_delay(state, max_interval, watching_pool)
     if store in view.importing:
         return Step(Action.WAIT, 'Glance is copying to %s' % store, delay=delay)
 

@@ -119,9 +119,14 @@ class TestObserve(testtools.TestCase):
             s = ic.observe(s, view(os_glance_import_task='t'), float(t))
         self.assertEqual(15.0, ic.poll_delay(s, 15))
         self.assertEqual(1.0, ic.poll_delay(s, 1))
+        self.assertEqual(1.0, s.last_change)
+        # Pool progress is progress (no stall) but does not make Glance polls faster.
         s = ic.observe(s, view(os_glance_import_task='t'), 20.0, pool_signature=(1,))
-        self.assertEqual(ic.FIRST_POLL, ic.poll_delay(s, 15))
         self.assertEqual(20.0, s.last_change)
+        self.assertEqual(15.0, ic.poll_delay(s, 15))
+        s = ic.observe(s, view(os_glance_import_task='t2'), 21.0, pool_signature=(1,))
+        self.assertEqual(ic.FIRST_POLL, ic.poll_delay(s, 15))
+        self.assertEqual(ic.FIRST_POLL_WATCHED, ic.poll_delay(s, 15, watching_pool=True))
 
     def test_a_failed_task_counts_once(self):
         failed = view(os_glance_failed_import='site_a')
