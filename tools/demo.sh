@@ -27,6 +27,8 @@ done
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+say "Installing what is missing (tools/install.sh)"
+"$TOP/tools/install.sh"
 say "Starting the stack (tools/stack.sh up)"
 "$TOP/tools/stack.sh" up
 
