@@ -289,3 +289,20 @@ class TestDisk(RbdTestCase):
         b = backend.by_name(self.instance, 'disk.eph0')
         self.assertIs(a.driver, b.driver)
         self.assertEqual(('inst-1_disk', 'inst-1_disk.eph0'), (a.rbd_name, b.rbd_name))
+
+
+class TestLibvirtInfo(RbdTestCase):
+
+    def test_rbd_network_disk_with_monitors_and_cephx_secret(self):
+        self.flags.config(group='libvirt', rbd_user='nova',
+                          rbd_secret_uuid='5a6c7d8e-0000-4000-8000-00000000abcd')
+        rbd = self.backend(sim.SimGlance(self.clock))
+        xml = rbd.libvirt_info({'dev': 'vda', 'bus': 'virtio', 'type': 'disk'},
+                               'writeback').to_xml()
+        for fragment in ("type=\"network\"", "protocol=\"rbd\"",
+                         "name=\"vms/inst-1_disk\"",
+                         "<host name=\"127.0.0.1\" port=\"17000\"",
+                         "<auth username=\"nova\">",
+                         "uuid=\"5a6c7d8e-0000-4000-8000-00000000abcd\"",
+                         "type=\"ceph\"", "dev=\"vda\"", "cache=\"writeback\""):
+            self.assertIn(fragment, xml.replace("'", '"'))
