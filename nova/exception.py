@@ -184,6 +184,11 @@ class RbdImageNotFound(NotFound):
     msg_fmt = 'RBD image %(pool)s/%(name)s does not exist.'
 
 
+class RbdImageExists(StorageError):
+    msg_fmt = ('Cannot %(action)s: RBD image %(pool)s/%(name)s already exists. '
+               'Remove it if it is left over from a failed boot.')
+
+
 class RbdImageBusy(StorageError):
     msg_fmt = ('RBD image %(pool)s/%(name)s is in use and was not removed: '
                '%(reason)s')
@@ -211,3 +216,20 @@ class ImageNotVisibleToService(ImageCopyNotAuthorized):
                'hides other projects\' private images from users without the admin '
                'role. Give the [glance] service user the admin role, or share the '
                'image with its project.')
+
+
+class HypervisorUnavailable(NovaException):
+    msg_fmt = ('Cannot connect to libvirt at %(uri)s: %(reason)s. Check that libvirtd '
+               'and virtlogd are running and [libvirt] connection_uri.')
+    code = 503
+
+
+class GuestMarkerTimeout(NovaException):
+    msg_fmt = ('Instance %(uuid)s started but %(marker)r did not appear on its serial '
+               'console (%(path)s) within %(timeout)s s. The guest is left running: '
+               'look at the console log, then destroy it.')
+
+
+class AuthenticationFailed(NovaException):
+    msg_fmt = 'Cannot authenticate: %(reason)s'
+    code = 401

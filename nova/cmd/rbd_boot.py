@@ -62,17 +62,6 @@ Exit codes: 0 ok, 1 unexpected error, 2 usage or configuration, 3 authentication
 """
 
 
-class MarkerTimeout(exception.NovaException):
-    msg_fmt = ('Instance %(uuid)s started but %(marker)r did not appear on its serial '
-               'console (%(path)s) within %(timeout)s s. The guest is left running: '
-               'look at the console log, then destroy it.')
-
-
-class AuthFailed(exception.NovaException):
-    msg_fmt = 'Cannot authenticate: %(reason)s'
-    code = 401
-
-
 # --- subcommands ------------------------------------------------------------------------
 
 def add_command_parsers(subparsers):
@@ -151,8 +140,9 @@ def do_boot(context):
         path = drv.console_log_path(instance)
         waited = wait_for_marker(path, args.wait_marker, args.wait_timeout)
         if waited is None:
-            raise MarkerTimeout(uuid=instance.uuid, marker=args.wait_marker, path=path,
-                                timeout=args.wait_timeout)
+            raise exception.GuestMarkerTimeout(
+                uuid=instance.uuid, marker=args.wait_marker, path=path,
+                timeout=args.wait_timeout)
         _print_fields([('marker_seconds', '%.2f' % (time.monotonic() - start))])
     return EXIT_OK
 
@@ -250,8 +240,9 @@ def auth_session(environ=None):
     missing = [name for name in ('OS_AUTH_URL', 'OS_USERNAME', 'OS_PASSWORD',
                                  'OS_PROJECT_NAME') if not env.get(name)]
     if missing:
-        raise AuthFailed(reason='%s not set in the environment; source your '
-                                'openrc' % ', '.join(missing))
+        raise exception.AuthenticationFailed(
+            reason='%s not set in the environment; source your openrc'
+                   % ', '.join(missing))
     auth = loading.get_plugin_loader('password').load_from_options(
         auth_url=env['OS_AUTH_URL'], username=env['OS_USERNAME'],
         password=env['OS_PASSWORD'], project_name=env['OS_PROJECT_NAME'],
@@ -266,10 +257,11 @@ def make_context(environ=None):
     try:
         return context.RequestContext.from_auth_session(auth_session(environ))
     except ks_exc.Unauthorized:
-        raise AuthFailed(reason='Keystone at %s refused the OS_* credentials (HTTP 401)'
-                         % (environ or os.environ).get('OS_AUTH_URL'))
+        raise exception.AuthenticationFailed(
+            reason='Keystone at %s refused the OS_* credentials (HTTP 401)'
+                   % (environ or os.environ).get('OS_AUTH_URL'))
     except ks_exc.ClientException as e:
-        raise AuthFailed(reason='Keystone at %s: %s' % (
+        raise exception.AuthenticationFailed(reason='Keystone at %s: %s' % (
             (environ or os.environ).get('OS_AUTH_URL'), e))
 
 
@@ -278,9 +270,9 @@ def exit_code(error):
     if isinstance(error, exception.InstanceDeployFailure) and error.__cause__:
         cause_code = exit_code(error.__cause__)
         return EXIT_DEPLOY if cause_code == EXIT_ERROR else cause_code
-    if isinstance(error, AuthFailed):
+    if isinstance(error, exception.AuthenticationFailed):
         return EXIT_AUTH
-    if isinstance(error, MarkerTimeout):
+    if isinstance(error, exception.GuestMarkerTimeout):
         return EXIT_MARKER
     for kind, code in EXIT_CODES:
         if isinstance(error, kind):

@@ -15,12 +15,6 @@ LOG = logging.getLogger(__name__)
 DEFAULT_URI = 'qemu:///system'
 
 
-class HypervisorUnavailable(exception.NovaException):
-    msg_fmt = ('Cannot connect to libvirt at %(uri)s: %(reason)s. Check that libvirtd '
-               'and virtlogd are running and [libvirt] connection_uri.')
-    code = 503
-
-
 _quiet = []
 
 
@@ -56,7 +50,7 @@ class Host(object):
             try:
                 self._conn = lv.open(self.uri)
             except lv.libvirtError as e:
-                raise HypervisorUnavailable(uri=self.uri, reason=e.get_error_message())
+                raise exception.HypervisorUnavailable(uri=self.uri, reason=e.get_error_message())
             return self._conn
 
     def close(self):

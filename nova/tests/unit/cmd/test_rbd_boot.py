@@ -89,7 +89,7 @@ class TestExitCodes(testtools.TestCase):
                 image_id='i', store='s', who='u')), rbd_boot.EXIT_COPY),
             (self.deploy_failure(libvirt.libvirtError('x')), rbd_boot.EXIT_DEPLOY),
             (exception.InstanceNotFound(instance_id='u'), rbd_boot.EXIT_NOT_FOUND),
-            (rbd_boot.AuthFailed(reason='r'), rbd_boot.EXIT_AUTH),
+            (exception.AuthenticationFailed(reason='r'), rbd_boot.EXIT_AUTH),
             (exception.InvalidConfiguration(option='o', reason='r'), rbd_boot.EXIT_USAGE),
             (exception.NovaException(), rbd_boot.EXIT_ERROR),
         ]
@@ -100,7 +100,7 @@ class TestExitCodes(testtools.TestCase):
 class TestAuth(testtools.TestCase):
 
     def test_missing_environment(self):
-        error = self.assertRaises(rbd_boot.AuthFailed, rbd_boot.auth_session,
+        error = self.assertRaises(exception.AuthenticationFailed, rbd_boot.auth_session,
                                   {'OS_AUTH_URL': 'http://127.0.0.1:1/v3'})
         self.assertIn('OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME', str(error))
 

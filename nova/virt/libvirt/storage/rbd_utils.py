@@ -336,10 +336,8 @@ class RBDDriver:
                 rbd.RBD().clone(src, loc.image, loc.snapshot, dst, dest_name,
                                 features=rbd.RBD_FEATURE_LAYERING)
             except rbd.ImageExists:
-                raise exception.StorageError(
-                    reason='cannot clone %s to %s/%s: an image of that name already '
-                           'exists. Remove it (or the instance that owns it) first.'
-                           % (loc, dest_pool, dest_name))
+                raise exception.RbdImageExists(action='clone %s' % loc, pool=dest_pool,
+                                               name=dest_name)
             except rbd.ImageNotFound:
                 raise exception.RbdImageNotFound(
                     pool=loc.pool, name='%s@%s' % (loc.image, loc.snapshot))
@@ -511,9 +509,8 @@ class RBDDriver:
                 rbd.RBD().create(ioctx, name, size, old_format=False,
                                  features=rbd.RBD_FEATURE_LAYERING)
             except rbd.ImageExists:
-                raise exception.StorageError(
-                    reason='cannot import %s as %s/%s: that image already exists'
-                           % (path, pool, name))
+                raise exception.RbdImageExists(action='import %s' % path, pool=pool,
+                                               name=name)
             except rbd.PermissionError:
                 raise self._permission_denied(pool, 'create images')
             try:

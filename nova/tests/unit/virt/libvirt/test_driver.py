@@ -436,7 +436,7 @@ class TestHost(testtools.TestCase):
 
     def test_unreachable_libvirtd(self):
         self.open.side_effect = libvirt_error(libvirt.VIR_ERR_SYSTEM_ERROR)
-        error = self.assertRaises(vhost.HypervisorUnavailable, self.host.get_connection)
+        error = self.assertRaises(exception.HypervisorUnavailable, self.host.get_connection)
         self.assertIn('qemu:///system', str(error))
         self.assertIn('libvirtd', str(error))
 

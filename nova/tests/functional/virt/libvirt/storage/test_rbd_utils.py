@@ -157,7 +157,7 @@ class CloneTest(RbdTestCase):
         self.assertEqual(location, self.driver.parent_info(dest))
         self.assertTrue(self.driver.exists(dest))
         self.assertEqual(len(data), self.driver.size(dest))
-        e = self.assertRaises(exception.StorageError, self.driver.clone, location, dest)
+        e = self.assertRaises(exception.RbdImageExists, self.driver.clone, location, dest)
         self.assertIn('already exists', e.format_message())
 
     def test_reasons_not_to_clone(self):

@@ -381,8 +381,8 @@ class CloneTest(DriverTestCase):
 
     def test_existing_destination(self):
         self.ceph.rbd.clone.side_effect = rbd.ImageExists('exists')
-        e = self.assertRaises(exception.StorageError, self.driver.clone, LOCATION, 'd')
-        self.assertIn('vms/d: an image of that name already exists', e.format_message())
+        e = self.assertRaises(exception.RbdImageExists, self.driver.clone, LOCATION, 'd')
+        self.assertIn('vms/d already exists', e.format_message())
 
     def test_missing_parent(self):
         self.ceph.rbd.clone.side_effect = rbd.ImageNotFound('nope')
@@ -559,7 +559,7 @@ class ImportImageTest(DriverTestCase):
 
     def test_existing_image(self):
         self.ceph.rbd.create.side_effect = rbd.ImageExists('x')
-        self.assertRaises(exception.StorageError, self.driver.import_image,
+        self.assertRaises(exception.RbdImageExists, self.driver.import_image,
                           self._file(b'x'), 'a')
         self.ceph.rbd.remove.assert_not_called()
 
