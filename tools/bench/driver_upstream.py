@@ -1,0 +1,80 @@
+"""Benchmark driver for upstream Nova from PyPI: its ``imagebackend.Rbd.clone``.
+
+Run by the upstream venv (``.stack/venv/upstream-nova``, built by ``run.sh``), never
+by this tree's; prints one JSON object (see ``common.run``). Upstream reaches Glance
+through the request context: a real Keystone token and the service catalog in the
+layout keystonemiddleware hands to Nova's API, or ``[glance] api_servers`` when
+``--set glance.api_servers=URL`` is given.
+"""
+
+import os
+import sys
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+
+def _v2_catalog(access):
+    """The v3 catalog of a token in the v2 layout Nova's API receives."""
+    out = []
+    for service in access.service_catalog.catalog:
+        endpoints = {}
+        for ep in service.get('endpoints', []):
+            region = ep.get('region_id') or ep.get('region')
+            entry = endpoints.setdefault(region, {'region': region})
+            entry['%sURL' % ep['interface']] = ep['url']
+        out.append({'type': service['type'], 'name': service.get('name'),
+                    'endpoints': list(endpoints.values())})
+    return out
+
+
+def main():
+    args = common.parser('Clone a Glance image with upstream Nova\'s Rbd backend'
+                         ).parse_args()
+    state = common.stack_state(args.stack_home)
+    common.instrument(args.glance_url or [state['glance_url']])
+
+    from keystoneauth1.identity import v3
+    from keystoneauth1 import session as ks_session
+
+    import nova.conf
+    from nova import context
+    from nova import objects
+    from nova.virt.libvirt import imagebackend
+
+    objects.register_all()
+    conf = nova.conf.CONF
+    conf(['--config-file', state['computes'][args.compute]['nova_conf']],
+         project='nova', default_config_files=[])
+    for group, opt, value in common.overrides(args):
+        if opt == 'api_servers':
+            value = value.split(',')
+        conf.set_override(opt, value, group=group or None)
+
+    def setup():
+        auth = v3.Password(auth_url=state['keystone_url'], **state['users'][args.user])
+        sess = ks_session.Session(auth=auth)
+        access = auth.get_access(sess)
+        ctx = context.RequestContext(
+            user_id=access.user_id, project_id=access.project_id,
+            auth_token=access.auth_token, roles=access.role_names,
+            service_catalog=_v2_catalog(access))
+        return ctx, imagebackend.Backend(use_cow=True)
+
+    def disk(backend, disk_id):
+        return backend.by_name(types.SimpleNamespace(uuid=disk_id), 'disk',
+                               image_type='rbd')
+
+    def clone_one(handle, disk_id, image_id):
+        ctx, backend = handle
+        disk(backend, disk_id).clone(ctx, image_id)
+
+    def remove_one(handle, disk_id):
+        disk(handle[1], disk_id).driver.remove_image('%s_disk' % disk_id)
+
+    common.run(args, setup, clone_one, remove_one)
+
+
+if __name__ == '__main__':
+    main()
