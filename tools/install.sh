@@ -24,7 +24,7 @@ T0=$(date +%s)
 DEB_PACKAGES="ceph-mon ceph-osd ceph-common python3-rbd python3-rados
   libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   qemu-block-extra qemu-utils python3-libvirt nasm python3-venv python3-dev gcc
-  iproute2 curl procps"
+  iproute2 curl procps postgresql"
 
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $DEB_PACKAGES 2>/dev/null \
           | awk '$NF != "installed" {print $1}'; \
@@ -55,7 +55,10 @@ venv() {
 glance_venv() {
   # Debian's python3-openssl is too old for the cryptography pip brings: upgrade it in
   # the venv or eventlet's import of OpenSSL fails.
-  venv glance 1 glance==33.0.0 glance-store uwsgi python-glanceclient pyopenssl
+  # psycopg2: the stack's Glance keeps its database in PostgreSQL (SQLite fails
+  # concurrent writes from its workers and import tasks with "database is locked").
+  venv glance 1 glance==33.0.0 glance-store uwsgi python-glanceclient pyopenssl \
+    psycopg2-binary
   # "pyopenssl" alone is satisfied by Debian's 23.0 through system site-packages, which
   # fails to import against the venv's cryptography: repair in place (no rebuild).
   if ! "$VENVS/glance/bin/python" -c 'import OpenSSL' >/dev/null 2>&1; then
