@@ -12,6 +12,7 @@ images, runs the drivers, reads Glance's tasks and builds the table.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -216,23 +217,40 @@ class Bench(object):
         original = self.s.caps('site_a', client)
         broken = ['mon', 'profile rbd', 'osd', 'profile rbd-read-only pool=%s'
                   % self.s.state.sites['site_a']['spare_pool']]
-        image = self.s.upload(64, 'central', name='fail')
+        out['caps'] = {'original': original, 'broken': broken}
+        runs = (('ours', [], 'default', 'ours'),
+                ('ours', ['libvirt.images_rbd_glance_copy_retries=0'], 'default',
+                 'ours-noretry'),
+                ('upstream', ['%s=60' % TIMEOUT], 'variant', 'upstream'))
+        images = {}
         self.s.set_caps('site_a', client, broken)
         try:
-            for side, sets, glance in (
-                    ('ours', [], 'default'),
-                    ('ours', ['libvirt.images_rbd_glance_copy_retries=0'], 'default'),
-                    ('upstream', ['%s=60' % TIMEOUT], 'variant')):
-                since = time.time()
-                tag = '-noretry' if sets and side == 'ours' else ''
-                r = self.driver('fail-%s%s' % (side, tag), side, 'clone', image,
-                                sets=sets + ['%s=spare' % STORE], glance=glance)
-                r['tasks'] = [t for t in self.s.tasks(image) if t['t_created'] >= since]
-                out[(side, ' '.join(sets))] = r
+            for side, sets, glance, tag in runs:
+                # A fresh image each: Glance's failure marker outlives the attempt.
+                image = images[tag] = self.s.upload(64, 'central', name='fail')
+                out[(side, ' '.join(sets))] = self._fail_run(
+                    'fail-' + tag, side, image, sets, glance)
         finally:
             self.s.set_caps('site_a', client, original)
-            self.s.delete_image(image)
-        out['caps'] = {'original': original, 'broken': broken}
+        try:
+            # The store works again, but the image still carries the marker of the
+            # failed copy above: does a new boot try again?
+            sets = ['libvirt.images_rbd_glance_copy_retries=0']
+            out[('ours', 'after repair ' + ' '.join(sets))] = self._fail_run(
+                'fail-ours-after-repair', 'ours', images['ours-noretry'], sets, 'default')
+        finally:
+            for image in images.values():
+                self.s.delete_image(image)
+
+    def _fail_run(self, label, side, image, sets, glance):
+        since = time.time()
+        r = self.driver(label, side, 'clone', image, sets=sets + ['%s=spare' % STORE],
+                        glance=glance)
+        r['tasks'] = [t for t in self.s.tasks(image) if t['t_created'] >= since]
+        r['glance_log_cause'] = self.s.task_cause(
+            [t['id'] for t in r['tasks']] + re.findall(
+                r'task ([0-9a-f-]{36})', json.dumps(r['clones'])))
+        return r
 
     def run(self, only=None):
         # One small image in each site's store: cold-clone processes clone it once,

@@ -115,6 +115,20 @@ class Stack(object):
             out.append(task)
         return sorted(out, key=lambda t: t['t_created'])
 
+    def task_cause(self, task_ids):
+        """What Glance's logs say made these tasks fail (the API only says "Internal")."""
+        logs = [self.state.glance_log, os.path.join(self.work, 'glance-variant-api.log')]
+        causes = []
+        for path in logs:
+            if not os.path.exists(path):
+                continue
+            with open(path, errors='replace') as f:
+                for line in f:
+                    for task_id in task_ids:
+                        if 'Task %s failed with exception' % task_id in line:
+                            causes.append(line.split(' [-] ', 1)[-1].strip())
+        return sorted(set(causes))
+
     # --- a second Glance that shows locations, for upstream -------------------
 
     def start_variant(self):
