@@ -131,34 +131,50 @@ def _hot(res, rows, page):
                 error_text(first_error(stock['clones'])))))
 
 
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
 def _cold(res, rows, page):
     cold = res.get('cold') or []
     if not cold:
         return
     by = {}
     for r in cold:
-        by[(r['size'], r['src'], r['dst'], r['poll'], r['side'])] = r
+        by.setdefault((r['size'], r['src'], r['dst'], r['poll'], r['side']), []).append(r)
     overheads = {'ours': [], 'upstream': []}
     keys = sorted({(r['size'], r['src'], r['dst'], r['poll']) for r in cold},
                   key=lambda k: (k[0], k[1] != 'central', -k[3]))
     for size, src, dst, poll in keys:
         vals = {}
+        n = 0
         for side in SIDES:
-            r = by.get((size, src, dst, poll, side))
-            if r is None:
+            runs = by.get((size, src, dst, poll, side), [])
+            if not runs:
                 continue
-            c = r['clones'][0]
-            total = c['seconds'] if c['ok'] else None
-            copy = r.get('copy')
+            n = max(n, len(runs))
+            samples = []
+            for r in runs:
+                c = r['clones'][0]
+                total = c['seconds'] if c['ok'] else None
+                copy = r.get('copy')
+                over = total - copy if total is not None and copy is not None else None
+                samples.append((total, copy, over))
+                if poll == 15 and over is not None:
+                    overheads[side].append(over)
+            failed = [r['clones'][0] for r in runs if not r['clones'][0]['ok']]
             vals[side] = {
-                'total': total, 'copy': copy,
-                'over': total - copy if total is not None and copy is not None else None,
-                'glance': r['glance_requests'], 'rados': r['rados_connects'],
-                'err': c.get('error'), 'tasks': len(r.get('tasks') or [])}
-            if poll == 15 and vals[side]['over'] is not None:
-                overheads[side].append(vals[side]['over'])
+                'total': _median(t for t, _, _ in samples),
+                'copy': _median(c for _, c, _ in samples),
+                'over': _median(o for _, _, o in samples),
+                'glance': _median(r['glance_requests'] for r in runs),
+                'rados': _median(r['rados_connects'] for r in runs),
+                'failed': len(failed), 'n': len(runs),
+                'err': failed[0].get('error') if failed else None}
         o, u = vals.get('ours', {}), vals.get('upstream', {})
-        what = 'Cold %d MiB %s -> %s, poll %d s' % (size, src, dst, poll)
+        what = 'Cold %d MiB %s -> %s, poll %d s%s' % (
+            size, src, dst, poll, ' (median of %d)' % n if n > 1 else '')
         rows += [
             [what + ': total', _total(o), _total(u), ratio(o.get('total'), u.get('total'))],
             [what + ': Glance\'s copy (task)', fmt(o.get('copy')), fmt(u.get('copy')),
@@ -166,13 +182,14 @@ def _cold(res, rows, page):
             [what + ': overhead (total - copy)', fmt(o.get('over')), fmt(u.get('over')),
              ratio(o.get('over'), u.get('over'))],
             [what + ': Glance requests / RADOS connections',
-             '%s / %s' % (o.get('glance'), o.get('rados')),
-             '%s / %s' % (u.get('glance'), u.get('rados')),
+             '%s / %s' % (_num(o.get('glance')), _num(o.get('rados'))),
+             '%s / %s' % (_num(u.get('glance')), _num(u.get('rados'))),
              ratio(o.get('glance'), u.get('glance'))],
         ]
     o50 = statistics.median(overheads['ours']) if overheads['ours'] else None
     u50 = statistics.median(overheads['upstream']) if overheads['upstream'] else None
-    rows.append(['Cold clone overhead p50 over the runs at poll 15 s (defaults)',
+    rows.append(['Cold clone overhead p50 over all %d runs per side at poll 15 s '
+                 '(defaults)' % len(overheads['ours']),
                  fmt(o50), fmt(u50), ratio(o50, u50)])
     met = (o50 is not None and u50 is not None and o50 < 0.5 and o50 * 10 <= u50)
     page.targets.append(
@@ -192,9 +209,16 @@ def _cold(res, rows, page):
 def _total(v):
     if not v:
         return 'n/a'
-    if v['total'] is None:
-        return 'failed: %s' % error_text(v['err'], 120)
+    if v['failed']:
+        return '%s; %d of %d failed: %s' % (fmt(v['total']), v['failed'], v['n'],
+                                            error_text(v['err'], 120))
     return fmt(v['total'])
+
+
+def _num(v):
+    if v is None:
+        return 'n/a'
+    return '%g' % v
 
 
 def _copies(tasks):
@@ -353,8 +377,8 @@ def render(results, command, elapsed, quick, logs, info=None):
     for part in (_hot, _cold, _concurrent, _member, _failure):
         part(results, rows, page)
     page.add('=========', 'Benchmark', '=========', '')
-    page.add('This page is written by the benchmark; do not edit it by hand. Command::',
-             '', '    %s' % command, '')
+    page.add('This page is written by the benchmark (``tox -e bench`` runs the same); do '
+             'not edit it by hand. Command::', '', '    %s' % command, '')
     page.add('Run of %s: %s, %.0f s in all%s. Ours is this tree at commit %s; '
              'upstream is nova %s from PyPI in its own venv. Both drive the real stack '
              '(two Ceph 16 clusters, Keystone, Glance 33) that the command starts and '

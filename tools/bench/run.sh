@@ -50,5 +50,5 @@ trap stop_all EXIT INT TERM
 
 tools/stack.sh up
 start=$(date +%s)
-"$PY" tools/bench/bench.py --command "tools/bench/run.sh $*" "$@"
+"$PY" tools/bench/bench.py --command "tools/bench/run.sh${*:+ $*}" "$@"
 echo "bench: done in $(( $(date +%s) - start )) s (stack up/down not counted)" >&2
