@@ -31,8 +31,14 @@ FIRST_POLL = 0.25
 FIRST_POLL_WATCHED = 1.0
 POLL_GROWTH = 1.5
 # Gap between Glance polls once the local pool shows the copy complete but Glance has
-# not registered the location yet (a few ms to a few hundred ms).
+# not registered the location yet (a few ms to a few hundred ms), and how many such
+# location-only polls to make before reading the whole image again.
 CONFIRM_POLL = 0.1
+CONFIRM_TRIES = 10
+# First Glance poll after this host's copy request: soon enough to see a copy that
+# failed at once (it leaves nothing in the pool to watch), late enough that a short
+# copy needs no extra request.
+AFTER_REQUEST_POLL = 0.5
 # How long an accepted copy request may stay invisible in the image before we assume
 # Glance dropped it and ask again.
 ACCEPT_GRACE = 5.0
@@ -234,7 +240,10 @@ def observe(state, view, now, task=None, pool_signature=()):
     if signature != state.signature:
         changes.update(signature=signature, last_change=now)
 
-    if (state.store in view.failed and task is not None
+    # A failure recorded before this host asked for a copy belongs to an earlier
+    # attempt (another boot, another host, before the store was repaired): it is a
+    # reason to ask, not a failure of this boot.
+    if (state.store in view.failed and task is not None and state.requests
             and task.status == 'failure' and task.task_id not in state.failed_tasks):
         failures = len(state.failed_tasks) + 1
         changes.update(
@@ -242,6 +251,16 @@ def observe(state, view, now, task=None, pool_signature=()):
             last_failure='task %s: %s' % (task.task_id, task.message or 'no message'),
             not_before=now + retry_backoff(failures))
     return dataclasses.replace(state, **changes)
+
+
+def requested(state, now):
+    """The state after this host's copy request was accepted.
+
+    The request is a change: the next Glance poll comes soon, so that a copy that
+    fails at once (before it writes anything to the pool) is noticed at once too.
+    """
+    return dataclasses.replace(state, requested_at=now, requests=state.requests + 1,
+                               polls_without_change=0)
 
 
 def retry_backoff(failures):
@@ -296,6 +315,12 @@ def decide(state, view, now, location=None, max_interval=15, pool_complete=False
             # A new copy was accepted and has not cleared the old marker yet.
             return Step(Action.WAIT, 'retry accepted, waiting for it to start',
                         delay=delay)
+        if not state.requests:
+            # The marker is from an earlier attempt: ask now, once any lock is gone.
+            if view.task_id:
+                return Step(Action.WAIT, 'another import holds the image', delay=delay)
+            return Step(Action.REQUEST_COPY, 'an earlier copy to %s failed; asking '
+                        'again' % store)
         if len(state.failed_tasks) > state.retries:
             return Step(Action.FAIL, 'copy failed', error=exception.ImageCopyFailed(
                 image_id=view.image_id, store=store,

@@ -7,7 +7,6 @@ first. The rules for that wait are plain functions in
 :mod:`nova.virt.libvirt.image_copy`; this module does the I/O around them.
 """
 
-import dataclasses
 import os
 import threading
 import time
@@ -336,11 +335,20 @@ class CopyWaiter(object):
         pool_complete = False
         while True:
             now = self.b._clock()
+            if pool_complete:
+                # The pool shows the copy done: its location settles it, and Glance
+                # registers it within moments; no need to read the whole image.
+                for _try in range(image_copy.CONFIRM_TRIES):
+                    location = self._local_location()
+                    if location is not None:
+                        return self._done(location, self.b._clock())
+                    self.b._sleep(image_copy.CONFIRM_POLL)
+                pool_complete = False
             if image is None:
                 image = self._glance(self.b.glance.show, self.context, self.image_id)
             view = image_copy.ImageView.from_image(image)
             location = None
-            if self.store in view.stores or pool_complete:
+            if self.store in view.stores:
                 location = self._local_location()
             task = None
             if self.store in view.failed:
@@ -356,26 +364,24 @@ class CopyWaiter(object):
                       {'image': self.image_id, 'store': self.store,
                        'action': step.action.value, 'reason': step.reason})
             if step.action is image_copy.Action.CLONE:
-                LOG.info('Image %(image)s is in store %(store)s after %(t).2f s '
-                         '(%(n)d Glance requests while waiting)',
-                         {'image': self.image_id, 'store': self.store,
-                          't': now - self.state.started, 'n': self.glance_requests})
-                return location
+                return self._done(location, now)
             if step.action is image_copy.Action.FAIL:
                 raise step.error
             delay = step.delay
             if step.action is image_copy.Action.REQUEST_COPY:
                 self._request_copy(step.reason)
-                # Let the copy start before reading the image again; the pool watch
-                # sees a quick copy finish meanwhile.
-                delay = image_copy.poll_delay(self.state, self.max_interval,
-                                              bool(self.pool))
-            if pool_complete:
-                # Done in the pool; Glance registers the location within moments.
-                self.b._sleep(delay)
-            else:
-                pool_complete = self._wait(delay, view)
+                # Give the copy a moment to start (or to fail at once) before reading
+                # the image again; the pool watch sees a quick copy finish meanwhile.
+                delay = image_copy.AFTER_REQUEST_POLL
+            pool_complete = self._wait(delay, view)
             image = None
+
+    def _done(self, location, now):
+        LOG.info('Image %(image)s is in store %(store)s after %(t).2f s '
+                 '(%(n)d Glance requests while waiting)',
+                 {'image': self.image_id, 'store': self.store,
+                  't': now - self.state.started, 'n': self.glance_requests})
+        return location
 
     def _glance(self, call, *args):
         self.glance_requests += 1
@@ -399,9 +405,7 @@ class CopyWaiter(object):
         except exception.ImageAlreadyInStore:
             LOG.debug('Image %s reached store %s meanwhile', self.image_id, self.store)
         else:
-            self.state = dataclasses.replace(
-                self.state, requested_at=self.b._clock(),
-                requests=self.state.requests + 1)
+            self.state = image_copy.requested(self.state, self.b._clock())
 
     def _pool_signature(self):
         p = self._progress

@@ -131,7 +131,7 @@ class TestObserve(testtools.TestCase):
     def test_a_failed_task_counts_once(self):
         failed = view(os_glance_failed_import='site_a')
         task = ic.TaskView('t-1', 'failure', 'Task failed due to Internal Error')
-        s = ic.observe(state(), failed, 1.0, task)
+        s = ic.observe(state(requests=1), failed, 1.0, task)
         s = ic.observe(s, failed, 2.0, task)
         self.assertEqual({'t-1'}, s.failed_tasks)
         self.assertEqual(1.0 + ic.retry_backoff(1), s.not_before)
@@ -219,7 +219,7 @@ class TestDecide(testtools.TestCase):
 
     def test_failure_retries_after_backoff_then_gives_up(self):
         failed = view(os_glance_failed_import='site_a')
-        s = state(retries=1)
+        s = state(retries=1, requests=1)
         s = ic.observe(s, failed, 1.0, ic.TaskView('t1', 'failure', 'boom'))
         self.assertEqual(ic.Action.WAIT, ic.decide(s, failed, 1.5).action)
         self.assertEqual(ic.Action.REQUEST_COPY, ic.decide(s, failed, 3.0).action)
@@ -237,8 +237,29 @@ class TestDecide(testtools.TestCase):
 
     def test_zero_retries_fails_on_first_failure(self):
         failed = view(os_glance_failed_import='site_a')
-        s = ic.observe(state(retries=0), failed, 1.0, ic.TaskView('t1', 'failure', 'x'))
+        s = ic.observe(state(retries=0, requests=1), failed, 1.0,
+                       ic.TaskView('t1', 'failure', 'x'))
         self.assertEqual(ic.Action.FAIL, ic.decide(s, failed, 1.0).action)
+
+    def test_failure_from_before_our_request_means_ask_not_fail(self):
+        # The store was repaired since; the marker is an earlier attempt's.
+        failed = view(os_glance_failed_import='site_a')
+        s = ic.observe(state(retries=0), failed, 1.0, ic.TaskView('old', 'failure', 'x'))
+        self.assertEqual(frozenset(), s.failed_tasks)
+        step = ic.decide(s, failed, 1.0)
+        self.assertEqual(ic.Action.REQUEST_COPY, step.action)
+        self.assertIn('earlier copy', step.reason)
+        locked = view(os_glance_failed_import='site_a', os_glance_import_task='t')
+        self.assertEqual(ic.Action.WAIT, ic.decide(s, locked, 1.0).action)
+
+    def test_our_request_makes_the_next_poll_quick(self):
+        s = state()
+        for t in range(1, 6):
+            s = ic.observe(s, view(), float(t))
+        self.assertGreater(ic.poll_delay(s, 15), ic.FIRST_POLL)
+        s = ic.requested(s, 6.0)
+        self.assertEqual((6.0, 1), (s.requested_at, s.requests))
+        self.assertEqual(ic.FIRST_POLL, ic.poll_delay(s, 15))
 
     def test_timeout_names_importing_stores_and_task(self):
         v = view(os_glance_importing_to_stores='site_a', os_glance_import_task='t9')

@@ -154,6 +154,26 @@ class TestCopyToStore(RbdTestCase):
         # Reported soon after Glance marked it, not at the timeout.
         self.assertLess(self.clock(), 10)
 
+    def test_retries_that_fail_at_once_are_noticed_at_once(self):
+        # Glance fails the copy before writing anything to the pool: nothing there to
+        # watch, and the image looks the same before and after each attempt.
+        glance = sim.SimGlance(self.clock, copy_seconds=0.1, fail_copies=9)
+        rbd = self.backend(glance)
+        self.assertRaises(exception.ImageCopyFailed, rbd.clone, None, 'img-1')
+        self.assertEqual(3, len(glance.import_log))
+        last_failed = glance.import_log[-1][0] + 0.1
+        self.assertLess(self.clock() - last_failed, 0.5)
+
+    def test_failure_marker_of_an_earlier_attempt_does_not_fail_the_boot(self):
+        self.flags.config(group='libvirt', images_rbd_glance_copy_retries=0)
+        glance = sim.SimGlance(self.clock, copy_seconds=0.5, fail_copies=1)
+        glance.start_other_import('site_a', fails=True)   # before the store was fixed
+        glance.fail_copies = 0
+        rbd = self.backend(glance)
+        rbd.clone(None, 'img-1')
+        self.assertEqual(1, len(glance.import_log))
+        self.assertEqual(1, len(self.driver.clones))
+
     def test_timeout_says_what_was_importing(self):
         self.flags.config(group='libvirt', images_rbd_glance_copy_timeout=30)
         glance = sim.SimGlance(self.clock, copy_seconds=1000)
