@@ -10,6 +10,7 @@ images, runs the drivers, reads Glance's tasks and builds the table.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -287,18 +288,32 @@ def _load():
         return ' '.join(f.read().split()[:3])
 
 
+def _tree():
+    """Which code of ours the drivers load: HEAD, plus a digest of uncommitted changes.
+
+    Drivers import ``nova`` from the working tree at each process start, so a change
+    made to the tree during the run reaches the later scenarios.
+    """
+    def git(*args):
+        return subprocess.run(['git'] + list(args), cwd=TOP, capture_output=True,
+                              text=True).stdout
+    head = git('rev-parse', '--short', 'HEAD').strip()
+    changes = git('diff', 'HEAD', '--', 'nova') + git(
+        'ls-files', '--others', '--exclude-standard', '--', 'nova')
+    if not changes.strip():
+        return head
+    return '%s plus uncommitted changes under nova/ (diff digest %s)' % (
+        head, hashlib.sha1(changes.encode()).hexdigest()[:10])
+
+
 def _info():
     """When and where: for the page's first paragraph."""
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=TOP,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'nova'], cwd=TOP,
-                           capture_output=True, text=True).stdout.strip()
     upstream = subprocess.run(
         [PYTHON['upstream'], '-c',
          'import importlib.metadata as m; print(m.version("nova"))'],
         capture_output=True, text=True).stdout.strip()
     return {'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-            'commit': commit + (' (with uncommitted changes under nova/)' if dirty else ''),
+            'commit': _tree(),
             'upstream': upstream or '?',
             'machine': '%d cores, load average %s at the start'
                        % (os.cpu_count(), _load())}
@@ -334,6 +349,11 @@ def main():
     with open(os.path.join(work, 'results.json'), 'w') as f:
         json.dump(report.jsonable(bench.results), f, indent=1, default=str)
     info['machine'] += ', load average %s at the end' % _load()
+    end_tree = _tree()
+    if end_tree != info['commit']:
+        info['commit'] += (' at the start and %s at the end (the tree changed during the '
+                           'run; each driver process loaded what was there when it '
+                           'started)' % end_tree)
     text = report.render(bench.results, command=args.command, elapsed=elapsed,
                          quick=args.quick, logs=os.path.join(work, 'logs'), info=info)
     print(text)
