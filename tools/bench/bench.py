@@ -289,21 +289,25 @@ def _load():
 
 
 def _tree():
-    """Which code of ours the drivers load: HEAD, plus a digest of uncommitted changes.
+    """Which code of ours the drivers load: (identity of nova/, how to name it).
 
     Drivers import ``nova`` from the working tree at each process start, so a change
-    made to the tree during the run reaches the later scenarios.
+    made to the tree during the run reaches the later scenarios. The identity is the
+    committed ``nova/`` tree plus a digest of uncommitted changes under it, so commits
+    elsewhere (docs) do not count as a change.
     """
     def git(*args):
         return subprocess.run(['git'] + list(args), cwd=TOP, capture_output=True,
                               text=True).stdout
     head = git('rev-parse', '--short', 'HEAD').strip()
+    tree = git('rev-parse', 'HEAD:nova').strip()
     changes = git('diff', 'HEAD', '--', 'nova') + git(
         'ls-files', '--others', '--exclude-standard', '--', 'nova')
     if not changes.strip():
-        return head
-    return '%s plus uncommitted changes under nova/ (diff digest %s)' % (
-        head, hashlib.sha1(changes.encode()).hexdigest()[:10])
+        return tree, head
+    digest = hashlib.sha1(changes.encode()).hexdigest()[:10]
+    return (tree + digest,
+            '%s plus uncommitted changes under nova/ (diff digest %s)' % (head, digest))
 
 
 def _info():
@@ -313,7 +317,7 @@ def _info():
          'import importlib.metadata as m; print(m.version("nova"))'],
         capture_output=True, text=True).stdout.strip()
     return {'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-            'commit': _tree(),
+            'tree': _tree(),
             'upstream': upstream or '?',
             'machine': '%d cores, load average %s at the start'
                        % (os.cpu_count(), _load())}
@@ -349,11 +353,12 @@ def main():
     with open(os.path.join(work, 'results.json'), 'w') as f:
         json.dump(report.jsonable(bench.results), f, indent=1, default=str)
     info['machine'] += ', load average %s at the end' % _load()
-    end_tree = _tree()
-    if end_tree != info['commit']:
-        info['commit'] += (' at the start and %s at the end (the tree changed during the '
+    start_tree, end_tree = info['tree'], _tree()
+    info['commit'] = start_tree[1]
+    if end_tree[0] != start_tree[0]:
+        info['commit'] += (' at the start and %s at the end (nova/ changed during the '
                            'run; each driver process loaded what was there when it '
-                           'started)' % end_tree)
+                           'started)' % end_tree[1])
     text = report.render(bench.results, command=args.command, elapsed=elapsed,
                          quick=args.quick, logs=os.path.join(work, 'logs'), info=info)
     print(text)
