@@ -273,14 +273,13 @@ def poll_delay(state, max_interval, watching_pool=False):
     return min(float(max_interval), first * POLL_GROWTH ** state.polls_without_change)
 
 
-def decide(state, view, now, location=None, max_interval=15, pool_complete=False,
-           task=None, watching_pool=False):
+def decide(state, view, now, location=None, max_interval=15, task=None,
+           watching_pool=False):
     """The next step while waiting for ``view`` to gain a location in our store.
 
     ``location`` is a cloneable location in this cluster, when one was found;
-    ``pool_complete`` says the local pool shows the copy finished (protected snapshot)
-    so Glance is about to register it; ``task`` is the newest import task when our
-    store is marked failed.
+    ``task`` is the newest import task when our store is marked failed;
+    ``watching_pool`` says the local pool is watched (Glance may be polled less).
     """
     store = state.store
     if location is not None:
@@ -298,8 +297,8 @@ def decide(state, view, now, location=None, max_interval=15, pool_complete=False
                    'cluster. Nova reads locations with Glance\'s locations API, which '
                    'needs the service or admin role: configure [glance] service '
                    'credentials (see [glance] copy_credentials)' % store))
-    if store in view.stores or pool_complete:
-        # The copy is done, or about to be registered: confirm soon.
+    if store in view.stores:
+        # Listed, but its location not readable yet: confirm soon.
         return Step(Action.WAIT, 'copy finished, waiting for Glance to register it',
                     delay=CONFIRM_POLL)
 

@@ -334,7 +334,6 @@ class CopyWaiter(object):
                  {'image': self.image_id, 'store': self.store})
         pool_complete = False
         while True:
-            now = self.b._clock()
             if pool_complete:
                 # The pool shows the copy done: its location settles it, and Glance
                 # registers it within moments; no need to read the whole image.
@@ -344,6 +343,7 @@ class CopyWaiter(object):
                         return self._done(location, self.b._clock())
                     self.b._sleep(image_copy.CONFIRM_POLL)
                 pool_complete = False
+            now = self.b._clock()
             if image is None:
                 image = self._glance(self.b.glance.show, self.context, self.image_id)
             view = image_copy.ImageView.from_image(image)
@@ -357,8 +357,7 @@ class CopyWaiter(object):
             self.state = image_copy.observe(self.state, view, now, task,
                                             self._pool_signature())
             step = image_copy.decide(self.state, view, now, location=location,
-                                     max_interval=self.max_interval,
-                                     pool_complete=pool_complete, task=task,
+                                     max_interval=self.max_interval, task=task,
                                      watching_pool=bool(self.pool))
             LOG.debug('Copy of %(image)s to %(store)s: %(action)s (%(reason)s)',
                       {'image': self.image_id, 'store': self.store,

@@ -195,12 +195,9 @@ class TestDecide(testtools.TestCase):
         step = self.decide(s, view(stores='central,site_b'), now=2.0)
         self.assertEqual(ic.Action.REQUEST_COPY, step.action)
 
-    def test_store_listed_or_pool_complete_means_confirm_soon(self):
-        for s, v, kw in ((state(), view(stores='central,site_a'), {}),
-                         (state(), view(os_glance_importing_to_stores='site_a'),
-                          {'pool_complete': True})):
-            step = self.decide(s, v, **kw)
-            self.assertEqual((ic.Action.WAIT, ic.CONFIRM_POLL), (step.action, step.delay))
+    def test_store_listed_without_location_yet_means_confirm_soon(self):
+        step = self.decide(state(), view(stores='central,site_a'))
+        self.assertEqual((ic.Action.WAIT, ic.CONFIRM_POLL), (step.action, step.delay))
 
     def test_store_listed_without_readable_location_fails_after_grace(self):
         v = view(stores='central,site_a')
