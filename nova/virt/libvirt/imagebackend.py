@@ -177,10 +177,10 @@ class Rbd(Image):
 
         Returns True when this call had Glance copy it, False when it was local already.
         """
-        location, _image, _locations = self._find_local(context, image_id)
-        if location is not None:
+        found = self._find_local(context, image_id)
+        if found[0] is not None:
             return False
-        self._make_local(context, image_id)
+        self._make_local(context, image_id, found)
         return True
 
     def copy_to_store(self, context, image_meta):
@@ -207,8 +207,12 @@ class Rbd(Image):
             preferred_store=self.conf.libvirt.images_rbd_glance_store_name or None)
         return location, image, locations
 
-    def _make_local(self, context, image_id):
-        location, image, locations = self._find_local(context, image_id)
+    def _make_local(self, context, image_id, found=None):
+        """A local location of the image, copied there first if need be.
+
+        ``found`` is what ``_find_local`` just returned, when the caller has it.
+        """
+        location, image, locations = found or self._find_local(context, image_id)
         if location is not None:
             return location, image
         store = self.conf.libvirt.images_rbd_glance_store_name
