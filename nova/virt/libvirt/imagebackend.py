@@ -296,9 +296,15 @@ class CopyLock(object):
         if not self._thread_lock.acquire(blocking=False):
             self.waited = True
             self._thread_lock.acquire()
-        if self._file_lock is not None and not self._file_lock.acquire(blocking=False):
-            self.waited = True
-            self._file_lock.acquire()
+        try:
+            if (self._file_lock is not None
+                    and not self._file_lock.acquire(blocking=False)):
+                self.waited = True
+                self._file_lock.acquire()
+        except BaseException:
+            # An unusable lock_path must fail this boot, not hang every later one.
+            self._thread_lock.release()
+            raise
         return self
 
     def __exit__(self, *exc):

@@ -244,6 +244,35 @@ class TestConcurrentBoots(RbdTestCase):
         self.assertEqual(6, len(driver.clones))
 
 
+class TestCopyLock(testtools.TestCase):
+
+    def test_a_failing_file_lock_releases_the_thread_lock(self):
+        lock_path = self.useFixture(fixtures.TempDir()).path
+        not_a_dir = lock_path + '/file'
+        open(not_a_dir, 'w').close()
+        lock = imagebackend.CopyLock('img-x', not_a_dir)
+        self.assertRaises(OSError, lock.__enter__)
+        with imagebackend.CopyLock('img-x', lock_path) as again:
+            self.assertFalse(again.waited)
+
+    def test_second_holder_waits(self):
+        lock_path = self.useFixture(fixtures.TempDir()).path
+        first = imagebackend.CopyLock('img-y', lock_path).__enter__()
+        entered = []
+
+        def second():
+            with imagebackend.CopyLock('img-y', lock_path) as lock:
+                entered.append(lock.waited)
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(0.2)
+        self.assertEqual([], entered)
+        first.__exit__(None, None, None)
+        t.join(5)
+        self.assertEqual([True], entered)
+
+
 class TestBadInput(RbdTestCase):
 
     def test_unknown_image(self):
