@@ -247,11 +247,17 @@ class RbdBackendTest(testtools.TestCase):
     def test_timeout_says_what_was_importing(self):
         image_id, _data = self.upload(size=256 * MIB)
         self.addCleanup(self.wait_unlocked, image_id)
+        # Another import (to site_b) holds Glance's per-image lock for its whole copy,
+        # so this host's copy cannot even start within the 1 s budget, however fast
+        # Glance copies on the machine.
+        self.admin_glance.images.image_import(image_id, method='copy-image',
+                                              stores=['site_b'])
         host = Host(self.stack, 'compute-a',
                     libvirt={'images_rbd_glance_copy_timeout': 1})
         e = self.assertRaises(exception.ImageCopyTimeout, host.disk(self).clone,
                               self.demo, image_id)
         self.assertIn('site_a', str(e))
+        self.assertIn('holds the image', str(e))
         self.assertIn('images_rbd_glance_copy_timeout', str(e))
 
     def test_member_with_user_credentials_gets_a_clear_policy_error(self):
