@@ -17,4 +17,4 @@ if [ ! -x "$PY" ]; then
   exit 2
 fi
 cd "$TOP"
-exec "$PY" -m nova.tests.fixtures.stack "$@"
+exec "$PY" -m nova.tests.live.fixtures.stack "$@"

@@ -336,7 +336,7 @@ def main():
                    help='the command line to print in the report')
     args = p.parse_args()
 
-    from nova.tests.fixtures import stack as stack_mod
+    from nova.tests.live.fixtures import stack as stack_mod
     state = stack_mod.StackState.load()
     work = os.path.join(state.home, 'bench')
     os.makedirs(work, exist_ok=True)

@@ -20,7 +20,7 @@ class Stack(object):
     """The running stack of ``home`` as the benchmark uses it."""
 
     def __init__(self, state, work_dir):
-        from nova.tests.fixtures import stack
+        from nova.tests.live.fixtures import stack
         self.state = state
         self.work = work_dir
         self._fixture = stack.SharedStackFixture(state.home)

@@ -11,8 +11,8 @@ import uuid
 from glanceclient import exc as glance_exc
 import testtools
 
-from nova.tests.fixtures import bootimage
-from nova.tests.fixtures import stack
+from nova.tests.live.fixtures import bootimage
+from nova.tests.live.fixtures import stack
 
 MiB = 1 << 20
 

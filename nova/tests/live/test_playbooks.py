@@ -16,8 +16,8 @@ import fixtures
 import testtools
 from testtools import content
 
-from nova.tests.fixtures import layout
-from nova.tests.fixtures import stack
+from nova.tests.live.fixtures import layout
+from nova.tests.live.fixtures import stack
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 PRE = os.path.join(TOP, 'playbooks', 'ceph-multistore', 'pre.yaml')

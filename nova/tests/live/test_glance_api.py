@@ -17,7 +17,7 @@ import testtools
 from nova.conf import glance as glance_conf
 from nova import exception
 from nova.image import glance
-from nova.tests.fixtures import stack
+from nova.tests.live.fixtures import stack
 
 MIB = 1024 * 1024
 WAIT = 60

@@ -24,7 +24,7 @@ from nova.conf import workarounds as workarounds_conf
 from nova import exception
 from nova.image import glance
 from nova import objects
-from nova.tests.fixtures import stack as stack_fixture
+from nova.tests.live.fixtures import stack as stack_fixture
 from nova.virt.libvirt import driver
 from nova.virt.libvirt import imagebackend
 from nova.virt.libvirt.storage import rbd_utils

@@ -14,7 +14,7 @@ import rbd
 import testtools
 
 from nova import exception
-from nova.tests.fixtures import stack as stack_fixture
+from nova.tests.live.fixtures import stack as stack_fixture
 from nova.virt.libvirt.storage import rbd_utils
 
 MiB = 1024 * 1024

@@ -22,7 +22,7 @@ import testtools
 
 from nova import exception
 from nova.image import glance
-from nova.tests.fixtures import stack
+from nova.tests.live.fixtures import stack
 from nova.tests.functional.virt.libvirt.test_driver import compute_config
 from nova.virt.libvirt import imagebackend
 from nova.virt.libvirt.storage import rbd_utils
