@@ -1,0 +1,129 @@
+# Copyright 2026 The nova-rbd-multistore authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Options of the RBD backend's copy of images into a Glance store.
+
+The options this feature shares with the rest of Nova
+(``[libvirt] images_rbd_glance_store_name``,
+``images_rbd_glance_copy_poll_interval``, ``images_rbd_glance_copy_timeout``
+and ``[workarounds] never_download_image_if_on_rbd``) stay where they are
+defined; this module adds only the options the copy needs beyond them, in
+the groups an operator already uses for it.
+"""
+
+from oslo_config import cfg
+
+from nova.conf import glance
+from nova.conf import libvirt
+
+COPY_CREDENTIALS_AUTO = 'auto'
+COPY_CREDENTIALS_USER = 'user'
+COPY_CREDENTIALS_SERVICE = 'service'
+
+libvirt_opts = [
+    cfg.IntOpt('images_rbd_glance_copy_retries',
+               default=2,
+               min=0,
+               help="""
+How many more times Nova asks Glance to copy an image into
+``images_rbd_glance_store_name`` after Glance reports that the copy failed
+(the store is listed in the image's ``os_glance_failed_import`` once Nova's
+own request has run). Retries wait 2, 4, 8... seconds before asking again and
+share ``images_rbd_glance_copy_timeout``. ``0`` fails the boot at the first
+failed copy. A failure marker left by an earlier attempt does not count: Nova
+simply asks for the copy again.
+
+Possible values:
+
+* 0 or a positive integer: the number of further copy requests
+
+Related options:
+
+* images_type - must be set to ``rbd``
+* images_rbd_glance_store_name - must be set to a store name
+* images_rbd_glance_copy_timeout - bounds the wait, retries included
+"""),
+    cfg.IntOpt('images_rbd_glance_copy_stall_timeout',
+               default=120,
+               min=1,
+               help="""
+Seconds without visible progress of an image copy (no new data in the store's
+pool, no change of the image in Glance) after which Nova logs a warning that
+names the Glance import task holding the image. A Glance API worker that died
+in the middle of a copy keeps the image's import lock for up to an hour; the
+warning tells the operator which task to look at instead of waiting silently.
+It repeats every such period. It only warns: the boot still fails at
+``images_rbd_glance_copy_timeout``.
+
+Possible values:
+
+* A positive integer: seconds
+
+Related options:
+
+* images_rbd_glance_store_name - must be set to a store name
+* images_rbd_glance_copy_timeout - when the boot is failed
+"""),
+]
+
+glance_opts = [
+    cfg.StrOpt('copy_credentials',
+               default=COPY_CREDENTIALS_AUTO,
+               choices=(
+                   (COPY_CREDENTIALS_AUTO,
+                    'Nova\'s service user from the [service_user] auth '
+                    'options when they are configured, else the booting '
+                    'user\'s token'),
+                   (COPY_CREDENTIALS_USER,
+                    'always the booting user\'s token; with Glance\'s default '
+                    'policy only admins can then trigger a copy'),
+                   (COPY_CREDENTIALS_SERVICE,
+                    'always Nova\'s service user; a copy fails with an error '
+                    'naming [service_user] when it has no auth options'),
+               ),
+               help="""
+Whose credentials Nova uses to ask Glance to copy an image into
+``[libvirt] images_rbd_glance_store_name``, and to read the image's locations
+and the store's details while it waits for the copy.
+
+Glance's default policy allows ``copy_image`` to admins only, so the boot of
+an image that is not yet in the local store by an ordinary member fails when
+the copy is requested with the member's token. Nova's service user, configured
+by the keystoneauth options of the ``[service_user]`` group (``auth_type``,
+``auth_url``, ``username``...), can be allowed instead, for example with
+``"copy_image": "role:admin or role:service"`` in Glance's policy and the
+``service`` role for that user. Nova always reads the image with the booting
+user's own token first, so a user can only cause copies of images they can
+already see; a copy changes neither the image's owner nor its visibility.
+
+Related options:
+
+* [libvirt] images_rbd_glance_store_name - must be set to a store name
+* [service_user] auth_type and the other keystoneauth options of that group
+"""),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(libvirt_opts, group=libvirt.libvirt_group)
+    conf.register_opts(glance_opts, group=glance.glance_group)
+
+
+def list_opts():
+    # The same group objects as nova.conf.libvirt and nova.conf.glance use,
+    # so that nova.conf.opts merges these options into those sections.
+    return {
+        libvirt.libvirt_group: libvirt_opts,
+        glance.glance_group: glance_opts,
+    }
