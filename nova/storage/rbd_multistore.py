@@ -1,0 +1,402 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""RBD helpers for booting from images held in several Glance stores.
+
+When Glance has more than one rbd store (one per Ceph cluster, or one per
+site), an image may be registered at several ``rbd://`` locations, only some
+of which this compute host can clone. This module adds what the libvirt Rbd
+image backend needs on top of :mod:`nova.storage.rbd_utils`:
+
+* :class:`RbdLocation` and :func:`parse_location`: a location url parsed once
+  and validated strictly, instead of re-split in several places;
+* :meth:`RBDDriver.why_not_cloneable`: the reason a location cannot be cloned
+  here (``is_cloneable`` answers only yes or no), worded for the operator;
+* :meth:`RBDDriver.copy_progress`: how far Glance's rbd store has got writing
+  an image into a pool of this cluster while Glance copies it there.
+"""
+
+import dataclasses
+import re
+import time
+import urllib.parse
+import uuid
+
+from oslo_log import log as logging
+from oslo_utils import encodeutils
+
+from nova import exception
+from nova.i18n import _
+from nova.storage import rbd_utils
+
+LOG = logging.getLogger(__name__)
+
+SCHEME = 'rbd://'
+
+# Glance's rbd store protects this snapshot of every image it writes.
+GLANCE_SNAPSHOT = 'snap'
+
+# Counting written bytes walks the objects of the image, and copy_progress may
+# be called several times a second while a copy runs: the count of one image
+# is refreshed at most this often (seconds), except once the copy is complete.
+WRITTEN_REFRESH_SECONDS = 2.0
+
+_PARTS = ('fsid', 'pool', 'image', 'snapshot')
+_UNPRINTABLE = re.compile(r'[\s\x00-\x1f\x7f]')
+
+
+class InvalidRbdLocation(exception.ImageUnacceptable):
+    # A subclass of ImageUnacceptable, as upstream's RBDDriver.parse_url
+    # raises for the same urls: callers that fall back on it keep doing so.
+    msg_fmt = _("Not a valid RBD location %(location)s: %(reason)s")
+
+
+@dataclasses.dataclass(frozen=True)
+class RbdLocation:
+    """One snapshot of one RBD image in one Ceph cluster."""
+
+    fsid: str
+    pool: str
+    image: str
+    snapshot: str
+
+    @property
+    def url(self):
+        """The ``rbd://fsid/pool/image/snapshot`` url, each part quoted."""
+        return SCHEME + '/'.join(
+            urllib.parse.quote(getattr(self, part), safe='')
+            for part in _PARTS)
+
+    def __str__(self):
+        return self.url
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyProgress:
+    """What an image being written into a pool looks like right now.
+
+    ``written_bytes`` counts allocated data with whole-object granularity, so
+    it may run up to one object ahead of the bytes actually written; ``size``
+    is the size the writer declared for the image.
+    """
+
+    exists: bool
+    written_bytes: int = 0
+    snapshot_protected: bool = False
+    size: int = 0
+
+
+def parse_location(url):
+    """Parse ``rbd://fsid/pool/image/snapshot`` into an :class:`RbdLocation`.
+
+    Exactly four parts, each url-unquoted (Glance quotes them) and non-empty;
+    the fsid must be a UUID (a cluster's fsid always is) and is lower-cased.
+    Anything else raises :class:`InvalidRbdLocation`.
+    """
+    def invalid(reason):
+        return InvalidRbdLocation(location=_shown(url), reason=reason)
+
+    if not isinstance(url, str):
+        raise invalid(_('not a string'))
+    if not url.startswith(SCHEME):
+        raise invalid(_('it does not start with %s') % SCHEME)
+    pieces = url[len(SCHEME):].split('/')
+    if len(pieces) != len(_PARTS):
+        raise invalid(_('expected 4 parts fsid/pool/image/snapshot, got %d')
+                      % len(pieces))
+    values = {}
+    for part, piece in zip(_PARTS, pieces):
+        value = urllib.parse.unquote(piece)
+        if not value:
+            raise invalid(_('the %s is empty') % part)
+        if _UNPRINTABLE.search(value):
+            raise invalid(_('the %s contains whitespace or control '
+                            'characters') % part)
+        values[part] = value
+    try:
+        fsid = uuid.UUID(values['fsid'])
+    except ValueError:
+        fsid = None
+    if fsid is None or str(fsid) != values['fsid'].lower():
+        raise invalid(_('the fsid %s is not a UUID') % values['fsid'])
+    values['fsid'] = str(fsid)
+    if '/' in values['pool']:
+        raise invalid(_('the pool name contains "/"'))
+    return RbdLocation(**values)
+
+
+def _shown(url):
+    """``url`` as it may be logged: other stores' urls may carry
+    credentials (a swift url can), so only their scheme is shown.
+    """
+    if not isinstance(url, str):
+        return '<%s>' % type(url).__name__
+    if url.startswith(SCHEME):
+        return url
+    scheme, sep, _rest = url.partition('://')
+    return '%s://...' % scheme if sep else '...'
+
+
+def as_location(location):
+    """An :class:`RbdLocation` from one, from a url, or from a Glance
+    location dict (``{'url': ..., 'metadata': {...}}``).
+    """
+    if isinstance(location, RbdLocation):
+        return location
+    return parse_location(_url_of(location))
+
+
+def _url_of(location):
+    if isinstance(location, RbdLocation):
+        return location.url
+    if isinstance(location, dict):
+        return location.get('url')
+    return location
+
+
+class RBDDriver(rbd_utils.RBDDriver):
+    """:class:`nova.storage.rbd_utils.RBDDriver` with multi-store helpers.
+
+    Same constructor, same connection handling (one connection per call,
+    through ``RADOSClient`` and ``RBDVolumeProxy``), except that the
+    connection is bounded by ``[libvirt] rbd_connect_timeout``.
+    """
+
+    def __init__(self, pool=None, user=None, ceph_conf=None,
+                 connect_timeout=None):
+        super().__init__(pool=pool, user=user, ceph_conf=ceph_conf,
+                         connect_timeout=connect_timeout)
+        # (pool, name) -> (monotonic time, written bytes), for copy_progress.
+        self._written = {}
+
+    def _connect_to_rados(self, pool=None):
+        # The bindings ignore Rados.connect()'s timeout argument (a monitor
+        # that does not answer blocks the caller for librados'
+        # client_mount_timeout, 300 s by default); the option bounds the
+        # connection only when given to librados as client_mount_timeout.
+        client = rbd_utils.rados.Rados(
+            rados_id=self.rbd_user, conffile=self.ceph_conf,
+            conf={'client_mount_timeout': str(self.rbd_connect_timeout)})
+        try:
+            client.connect(timeout=self.rbd_connect_timeout)
+            ioctx = client.open_ioctx(str(pool or self.pool))
+            return client, ioctx
+        except rbd_utils.rados.Error:
+            client.shutdown()
+            raise
+
+    # --- reasons ---------------------------------------------------------
+
+    def _user_name(self):
+        return 'client.%s' % (self.rbd_user or 'admin')
+
+    def _conf_name(self):
+        return self.ceph_conf or _('the default ceph.conf')
+
+    def _storage_error(self, error, pool):
+        """A ``rados``/``rbd`` binding error as a StorageError."""
+        return exception.StorageError(reason=self._ceph_reason(error, pool))
+
+    def _ceph_reason(self, error, pool):
+        """What a ``rados``/``rbd`` binding error means, and what to check."""
+        rados = rbd_utils.rados
+        details = {'conf': self._conf_name(), 'user': self._user_name(),
+                   'pool': pool, 'timeout': self.rbd_connect_timeout,
+                   'error': _describe(error)}
+        if isinstance(error, rados.TimedOut):
+            reason = _('no Ceph monitor answered %(user)s within %(timeout)s '
+                       's: check mon_host in %(conf)s and that the cluster '
+                       'is up ([libvirt] rbd_connect_timeout bounds this '
+                       'wait)') % details
+        elif isinstance(error, (rados.PermissionError,
+                                rados.PermissionDeniedError)):
+            reason = _('the Ceph monitors refused %(user)s: check its keyring '
+                       '(named in %(conf)s) and [libvirt] rbd_user') % details
+        elif isinstance(error, rados.ObjectNotFound):
+            reason = _('pool %(pool)s does not exist in the cluster of '
+                       '%(conf)s, or that file cannot be read') % details
+        elif isinstance(error, rbd_utils.rbd.PermissionError):
+            reason = _('%(user)s may not read pool %(pool)s: grant it '
+                       '"profile rbd-read-only pool=%(pool)s" (or "profile '
+                       'rbd") in its OSD caps') % details
+        else:
+            reason = _('Ceph (%(conf)s, %(user)s, pool %(pool)s) failed: '
+                       '%(error)s') % details
+        return reason
+
+    def get_cluster_fsid(self):
+        """This host's cluster fsid, lower-cased; a connection failure is
+        a :class:`nova.exception.StorageError` that says what to check.
+        """
+        try:
+            return self.get_fsid().lower()
+        except rbd_utils.rados.Error as e:
+            raise self._storage_error(e, self.pool)
+
+    # --- clone decisions -------------------------------------------------
+
+    def is_cloneable(self, image_location, image_meta):
+        """Whether ``image_location`` can be cloned here (a Glance location
+        dict, a url or an :class:`RbdLocation`); the reason is logged.
+        """
+        return self.why_not_cloneable(image_location, image_meta) is None
+
+    def why_not_cloneable(self, location, image_meta):
+        """None when ``location`` can be cloned here, else why not.
+
+        ``location`` is a Glance location dict, a url or an
+        :class:`RbdLocation`; ``image_meta`` is Nova's image dict or an
+        ``ImageMeta``. The reason says what the operator can change. Failing
+        to reach this host's own cluster is no reason: it raises
+        :class:`nova.exception.StorageError`.
+        """
+        try:
+            loc = as_location(location)
+        except InvalidRbdLocation as e:
+            reason = e.format_message()
+        else:
+            reason = self._why_not_cloneable(loc, image_meta)
+        if reason:
+            LOG.debug('Cannot clone %(location)s: %(reason)s',
+                      {'location': _shown(_url_of(location)),
+                       'reason': reason})
+        return reason
+
+    def _why_not_cloneable(self, loc, image_meta):
+        disk_format = _meta_get(image_meta, 'disk_format')
+        if disk_format != 'raw':
+            return _('its disk_format is %s and only raw images can be '
+                     'cloned: upload the image as raw (or have Glance convert '
+                     'it on import with its image_conversion plugin)'
+                     ) % (disk_format or _('unknown'))
+        fsid = self.get_cluster_fsid()
+        if loc.fsid != fsid:
+            return _('it is in Ceph cluster %(theirs)s but this host uses '
+                     'cluster %(ours)s (%(conf)s): Nova needs a copy in a '
+                     'Glance store of its own cluster, named in [libvirt] '
+                     'images_rbd_glance_store_name') % {
+                         'theirs': loc.fsid, 'ours': fsid,
+                         'conf': self._conf_name()}
+        rados, rbd = rbd_utils.rados, rbd_utils.rbd
+        try:
+            with rbd_utils.RBDVolumeProxy(self, loc.image, pool=loc.pool,
+                                          read_only=True) as vol:
+                snapshots = {s['name'] for s in vol.list_snaps()}
+                if loc.snapshot not in snapshots:
+                    return _('image %(pool)s/%(image)s has no snapshot '
+                             '%(snap)s: the image was not written by '
+                             'Glance\'s rbd store, or was changed since'
+                             ) % {'pool': loc.pool, 'image': loc.image,
+                                  'snap': loc.snapshot}
+                if (not vol.is_protected_snap(loc.snapshot) and
+                        not _clone_v2(vol.client)):
+                    return _('snapshot %(pool)s/%(image)s@%(snap)s is not '
+                             'protected and clone format 1 needs protected '
+                             'parents: protect it ("rbd snap protect") or '
+                             'set rbd_default_clone_format = 2 for %(user)s'
+                             ) % {'pool': loc.pool, 'image': loc.image,
+                                  'snap': loc.snapshot,
+                                  'user': self._user_name()}
+        except rbd.ImageNotFound:
+            return _('image %(pool)s/%(image)s does not exist in cluster '
+                     '%(fsid)s') % {'pool': loc.pool, 'image': loc.image,
+                                    'fsid': fsid}
+        except (rados.Error, rbd.Error) as e:
+            if isinstance(e, rados.Error) and not isinstance(
+                    e, rados.ObjectNotFound):
+                # Not about this location: the cluster itself is unreachable.
+                raise self._storage_error(e, loc.pool)
+            return self._ceph_reason(e, loc.pool)
+        return None
+
+    # --- watching a copy -------------------------------------------------
+
+    def copy_progress(self, pool, name, snapshot=GLANCE_SNAPSHOT):
+        """How far an image being written as ``pool/name`` has got.
+
+        Glance's rbd store creates ``<pool>/<image_id>`` at its full size,
+        writes the data, then creates and protects ``snapshot``: a protected
+        snapshot means the data is complete. ``exists`` is False until the
+        image is created and again if it is removed (a failed copy cleans
+        up). Any other Ceph error is a :class:`nova.exception.StorageError`.
+        """
+        key = (pool, name)
+        try:
+            with rbd_utils.RBDVolumeProxy(self, name, pool=pool,
+                                          read_only=True) as vol:
+                size = vol.size()
+                protected = (
+                    any(s['name'] == snapshot for s in vol.list_snaps()) and
+                    vol.is_protected_snap(snapshot))
+                written = self._written_bytes(vol, key, size, protected)
+        except rbd_utils.rbd.ImageNotFound:
+            # Not created yet, or removed (also between the open and reads).
+            self._written.pop(key, None)
+            return CopyProgress(exists=False)
+        except (rbd_utils.rados.Error, rbd_utils.rbd.Error) as e:
+            raise self._storage_error(e, pool)
+        return CopyProgress(exists=True, written_bytes=written,
+                            snapshot_protected=protected, size=size)
+
+    def _written_bytes(self, vol, key, size, final):
+        now = time.monotonic()
+        last = self._written.get(key)
+        if (last is not None and not final and
+                now - last[0] < WRITTEN_REFRESH_SECONDS):
+            return last[1]
+        written = allocated_bytes(vol, size)
+        if final:
+            self._written.pop(key, None)
+        else:
+            self._written[key] = (now, written)
+        return written
+
+
+def allocated_bytes(volume, size):
+    """Bytes of ``volume`` held in allocated objects (whole objects)."""
+    total = 0
+
+    def count(offset, length, exists):
+        nonlocal total
+        if exists:
+            total += length
+        return 0
+
+    volume.diff_iterate(0, size, None, count, include_parent=False,
+                        whole_object=True)
+    return total
+
+
+def _clone_v2(client):
+    """Whether the client is set to make clone format 2 (which clones
+    unprotected snapshots).
+    """
+    try:
+        value = client.conf_get('rbd_default_clone_format')
+    except rbd_utils.rados.Error:
+        return False
+    return encodeutils.safe_decode(value or '') == '2'
+
+
+def _meta_get(image_meta, key):
+    """``key`` of Nova's image dict or of an ``ImageMeta`` (None if unset)."""
+    if isinstance(image_meta, dict):
+        return image_meta.get(key)
+    if hasattr(image_meta, 'obj_attr_is_set'):
+        if not image_meta.obj_attr_is_set(key):
+            return None
+    return getattr(image_meta, key, None)
+
+
+def _describe(error):
+    """A binding error as text: its class and message (never a key)."""
+    return '%s: %s' % (type(error).__name__, error)
