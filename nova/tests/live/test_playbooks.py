@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The gate job's playbooks, run with ansible-playbook against the real test stack.
 
 The policy playbook is applied to a copy of the stack's Glance configuration (never to
@@ -19,7 +31,7 @@ from testtools import content
 from nova.tests.live.fixtures import layout
 from nova.tests.live.fixtures import stack
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+TOP = layout.REPO
 PRE = os.path.join(TOP, 'playbooks', 'ceph-multistore', 'pre.yaml')
 POST = os.path.join(TOP, 'playbooks', 'ceph-multistore', 'post.yaml')
 RULE = 'role:admin or role:service'

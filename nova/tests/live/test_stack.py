@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Smoke tests that prove the real stack works the way the RBD backend needs it.
 
 They run against the stack that ``tools/stack.sh up`` (or ``tools/run-tests.sh``)
@@ -11,6 +23,7 @@ import uuid
 from glanceclient import exc as glance_exc
 import testtools
 
+from nova.tests.live import base
 from nova.tests.live.fixtures import bootimage
 from nova.tests.live.fixtures import stack
 
@@ -66,6 +79,40 @@ class TestIdentity(StackTestCase):
         url = sess.get_endpoint(service_type='image', interface='public',
                                 region_name='RegionOne')
         self.assertEqual(self.state.glance_url, url.rstrip('/'))
+
+
+class TestComputeConfig(base.LiveTestCase):
+
+    def test_upstream_nova_reads_each_compute_config(self):
+        for compute, info in sorted(self.state.computes.items()):
+            site = self.use_compute(compute)
+            ceph = self.state.sites[site]
+            self.assertEqual(info['site'], site)
+            self.assertEqual(compute, base.CONF.host)
+            self.assertEqual('rbd', base.CONF.libvirt.images_type)
+            self.assertEqual(ceph['vms_pool'], base.CONF.libvirt.images_rbd_pool)
+            self.assertEqual(ceph['nova_ceph_conf'],
+                             base.CONF.libvirt.images_rbd_ceph_conf)
+            self.assertEqual('nova', base.CONF.libvirt.rbd_user)
+            self.assertEqual(ceph['secret_uuid'], base.CONF.libvirt.rbd_secret_uuid)
+            self.assertEqual(site, base.CONF.libvirt.images_rbd_glance_store_name)
+            self.assertEqual(self.state.glance_url, base.CONF.glance.endpoint_override)
+            self.assertTrue(base.CONF.workarounds.never_download_image_if_on_rbd)
+            self.assertTrue(base.CONF.instances_path.startswith(self.state.run_dir))
+            self.assertTrue(base.CONF.oslo_concurrency.lock_path.startswith(
+                self.state.run_dir))
+            self.assertTrue(base.CONF.instance_name_template.startswith(
+                self.state.prefix))
+
+    def test_service_user_logs_in_with_the_admin_and_service_roles(self):
+        from keystoneauth1 import loading as ks_loading
+        self.use_compute('compute-a')
+        auth = ks_loading.load_auth_from_conf_options(base.CONF, 'service_user')
+        sess = ks_loading.load_session_from_conf_options(base.CONF, 'service_user',
+                                                         auth=auth)
+        access = auth.get_access(sess)
+        self.assertEqual('nova', access.username)
+        self.assertTrue({'admin', 'service'}.issubset(access.role_names))
 
 
 class TestGlanceMultistore(StackTestCase):
@@ -140,7 +187,7 @@ class TestBootFromClone(StackTestCase):
         """Clone Glance's snapshot into the vms pool as client.nova, like Nova does."""
         import rados
         import rbd
-        conf = self.state.sites[site]['nova_conf']
+        conf = self.state.sites[site]['nova_ceph_conf']
         cluster = rados.Rados(conffile=conf, name='client.nova')
         cluster.connect(timeout=15)
         self.addCleanup(cluster.shutdown)
