@@ -1,8 +1,21 @@
-"""rbd_utils against the stack's real Ceph clusters, as client.nova.
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
-Needs the stack (``tools/stack.sh up`` or ``tools/run-tests.sh``). Glance's side is
-played by client.admin writing ``images/<name>`` the way Glance's rbd store does: write,
-snapshot ``snap``, protect.
+"""nova.storage.rbd_multistore against the stack's real Ceph clusters.
+
+The driver connects as client.nova (read-only on the images pools); Glance's side
+is played either by Glance itself (an upload into an rbd store) or by client.admin
+writing ``images/<name>`` the way Glance's rbd store does: write, snapshot
+``snap``, protect.
 """
 
 import os
@@ -11,17 +24,17 @@ import tempfile
 import time
 
 import rbd
-import testtools
 
 from nova import exception
-from nova.tests.live.fixtures import stack as stack_fixture
-from nova.virt.libvirt.storage import rbd_utils
+from nova.storage import rbd_multistore
+from nova.tests.live import base
 
-MiB = 1024 * 1024
+MIB = base.MIB
 # Glance's images get Ceph 16's default features; clones need only layering.
 GLANCE_FEATURES = (rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK
                    | rbd.RBD_FEATURE_OBJECT_MAP | rbd.RBD_FEATURE_FAST_DIFF
                    | rbd.RBD_FEATURE_DEEP_FLATTEN)
+RAW = {'disk_format': 'raw'}
 
 
 def remove_quietly(ioctx, name):
@@ -40,31 +53,31 @@ def remove_quietly(ioctx, name):
         pass
 
 
-class RbdTestCase(testtools.TestCase):
+class RbdTestCase(base.LiveTestCase):
 
     site = 'site_a'
 
     def setUp(self):
         super().setUp()
-        self.stack = self.useFixture(stack_fixture.SharedStackFixture())
-        self.info = self.stack.state.sites[self.site]
+        self.info = self.state.sites[self.site]
         self.admin = self.stack.rados(self.site)
-        self.driver = rbd_utils.RBDDriver(self.info['vms_pool'], self.info['nova_conf'],
-                                          'nova', 5)
-        self.addCleanup(self.driver.close)
+        self.driver = self.nova_driver()
+
+    def nova_driver(self, ceph_conf=None, user='nova', timeout=5):
+        return rbd_multistore.RBDDriver(
+            pool=self.info['vms_pool'], user=user,
+            ceph_conf=ceph_conf or self.info['nova_ceph_conf'],
+            connect_timeout=timeout)
 
     def ioctx(self, pool):
         ioctx = self.admin.open_ioctx(pool)
         self.addCleanup(ioctx.close)
         return ioctx
 
-    def name(self, what):
-        return self.stack.unique_name(what)
-
     def glance_image(self, data, protect=True, features=GLANCE_FEATURES):
         """Write ``images/<name>@snap`` as Glance's rbd store would; removed at cleanup."""
         ioctx = self.ioctx(self.info['images_pool'])
-        name = self.name('glance')
+        name = self.stack.unique_name('glance')
         rbd.RBD().create(ioctx, name, len(data), old_format=False, order=23,
                          features=features)
         self.addCleanup(remove_quietly, ioctx, name)
@@ -73,219 +86,168 @@ class RbdTestCase(testtools.TestCase):
             image.create_snap('snap')
             if protect:
                 image.protect_snap('snap')
-        return rbd_utils.RbdLocation(self.info['fsid'], self.info['images_pool'], name,
-                                     'snap')
+        return rbd_multistore.RbdLocation(self.info['fsid'], self.info['images_pool'],
+                                          name, 'snap')
 
-    def read_vms(self, name):
-        with rbd.Image(self.ioctx(self.info['vms_pool']), name, read_only=True) as image:
-            return image.read(0, image.size())
+    def glance_locations(self, image_id):
+        """Glance's own locations of an image (admin's locations API)."""
+        resp = self.stack.session('admin').get(
+            '%s/v2/images/%s/locations' % (self.state.glance_url, image_id),
+            headers={'Accept': 'application/json'})
+        return resp.json()
 
-    def track_vms(self, name):
-        self.addCleanup(remove_quietly, self.ioctx(self.info['vms_pool']), name)
-        return name
 
-    def local_file(self, data):
-        fd, path = tempfile.mkstemp()
-        self.addCleanup(os.unlink, path)
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        return path
+class LocationTest(RbdTestCase):
+
+    def test_glance_location_parses_and_clones(self):
+        data = os.urandom(2 * MIB) + bytes(4 * MIB) + os.urandom(MIB)
+        image_id = self.stack.upload_image(data, store='site_a')
+        [location] = self.glance_locations(image_id)
+
+        loc = rbd_multistore.parse_location(location['url'])
+        self.assertEqual((self.info['fsid'], self.info['images_pool'], image_id,
+                          'snap'), (loc.fsid, loc.pool, loc.image, loc.snapshot))
+        self.assertEqual(location['url'], loc.url)
+        self.assertIsNone(self.driver.why_not_cloneable(location, RAW))
+        self.assertTrue(self.driver.is_cloneable(location, RAW))
+
+        # Upstream's clone, from the location Glance registered.
+        dest = self.stack.unique_name('disk')
+        self.driver.clone(location, dest)
+        self.addCleanup(remove_quietly, self.ioctx(self.info['vms_pool']), dest)
+        got, parent = self.read_disk(self.site, dest, len(data))
+        self.assertEqual(data, got)
+        self.assertEqual((self.info['images_pool'], image_id, 'snap'), parent)
+
+    def test_file_store_location_is_not_an_rbd_location(self):
+        image_id = self.stack.upload_image(b'f' * MIB, store='central')
+        [location] = self.glance_locations(image_id)
+        self.assertRaises(rbd_multistore.InvalidRbdLocation,
+                          rbd_multistore.parse_location, location['url'])
+        reason = self.driver.why_not_cloneable(location, RAW)
+        self.assertIn('rbd://', reason)
+
+    def test_reasons_not_to_clone(self):
+        location = self.glance_image(b'y' * MIB)
+        self.assertIsNone(self.driver.why_not_cloneable(location, RAW))
+        self.assertIn('disk_format is qcow2', self.driver.why_not_cloneable(
+            location, {'disk_format': 'qcow2'}))
+
+        other = self.state.sites['site_b']['fsid']
+        elsewhere = rbd_multistore.RbdLocation(other, location.pool, location.image,
+                                               'snap')
+        reason = self.driver.why_not_cloneable(elsewhere, RAW)
+        self.assertIn(other, reason)
+        self.assertIn('images_rbd_glance_store_name', reason)
+
+        no_snap = rbd_multistore.RbdLocation(location.fsid, location.pool,
+                                             location.image, 'other')
+        self.assertIn('no snapshot other',
+                      self.driver.why_not_cloneable(no_snap, RAW))
+        gone = rbd_multistore.RbdLocation(location.fsid, location.pool, 'gone', 'snap')
+        self.assertIn('does not exist', self.driver.why_not_cloneable(gone, RAW))
+        no_pool = rbd_multistore.RbdLocation(location.fsid, 'no-such-pool', 'x',
+                                             'snap')
+        self.assertIn('does not exist', self.driver.why_not_cloneable(no_pool, RAW))
+
+    def test_unprotected_snapshot(self):
+        unprotected = self.glance_image(b'x' * MIB, protect=False)
+        self.assertIn('not protected', self.driver.why_not_cloneable(unprotected, RAW))
+
+    def test_spare_pool_is_readable_by_nova(self):
+        image_id = self.stack.upload_image(b's' * MIB, store='spare')
+        [location] = self.glance_locations(image_id)
+        self.assertEqual(self.info['spare_pool'],
+                         rbd_multistore.parse_location(location['url']).pool)
+        self.assertIsNone(self.driver.why_not_cloneable(location, RAW))
 
 
 class ClusterTest(RbdTestCase):
 
-    def test_fsid_and_mon_addrs(self):
-        self.assertEqual(self.info['fsid'], self.driver.get_fsid())
-        self.assertEqual((['127.0.0.1'], [str(self.info['mon_port'])]),
-                         self.driver.get_mon_addrs())
-
-    def test_one_connection_for_many_calls(self):
-        client = self.driver.get_connection()
-        for _ in range(5):
-            self.driver.exists('nothing-here')
-        self.assertIs(client, self.driver.get_connection())
-
-    def test_a_shut_down_connection_is_replaced(self):
-        broken = self.driver.get_connection()
-        broken.shutdown()
-        self.assertFalse(self.driver.exists('nothing-here'))
-        self.assertIsNot(broken, self.driver.get_connection())
-        self.assertEqual(self.info['fsid'], self.driver.get_fsid())
+    def test_fsid(self):
+        self.assertEqual(self.info['fsid'], self.driver.get_cluster_fsid())
 
     def test_dead_mon_fails_within_the_timeout(self):
         with socket.socket() as s:
             s.bind(('127.0.0.1', 0))
             dead_port = s.getsockname()[1]
-        with open(self.info['nova_conf']) as f:
+        with open(self.info['nova_ceph_conf']) as f:
             conf = f.read().replace('127.0.0.1:%s' % self.info['mon_port'],
                                     '127.0.0.1:%s' % dead_port)
         self.assertIn(str(dead_port), conf)
-        path = self.local_file(conf.encode())
-        driver = rbd_utils.RBDDriver('vms', path, 'nova', 2)
+        fd, path = tempfile.mkstemp(suffix='.conf')
+        self.addCleanup(os.unlink, path)
+        with os.fdopen(fd, 'w') as f:
+            f.write(conf)
+        driver = self.nova_driver(ceph_conf=path, timeout=2)
 
         start = time.monotonic()
-        e = self.assertRaises(exception.CephConnectionFailed, driver.get_fsid)
+        e = self.assertRaises(exception.StorageError, driver.get_cluster_fsid)
         took = time.monotonic() - start
 
         self.assertLess(took, 2 + 3, 'rbd_connect_timeout=2 but took %.1f s' % took)
         msg = e.format_message()
         self.assertIn(path, msg)
         self.assertIn('client.nova', msg)
-        self.assertIn('within 2 s', msg)
-        keyring = open(os.path.join(self.info['dir'], 'ceph.client.nova.keyring')).read()
-        key = keyring.split('key = ', 1)[1].split()[0]
+        with open(os.path.join(self.info['dir'], 'ceph.client.nova.keyring')) as f:
+            key = f.read().split('key = ', 1)[1].split()[0]
         self.assertNotIn(key, msg)
 
     def test_unknown_user_is_refused(self):
-        driver = rbd_utils.RBDDriver('vms', self.info['nova_conf'], 'nobody', 5)
-        e = self.assertRaises(exception.CephConnectionFailed, driver.get_fsid)
+        driver = self.nova_driver(user='nobody')
+        e = self.assertRaises(exception.StorageError, driver.get_cluster_fsid)
         self.assertIn('client.nobody', e.format_message())
-
-
-class CloneTest(RbdTestCase):
-
-    def test_clone_of_a_glance_image_has_its_bytes(self):
-        data = os.urandom(4 * MiB) + bytes(8 * MiB) + os.urandom(MiB)
-        location = self.glance_image(data)
-        meta = {'disk_format': 'raw'}
-        self.assertIsNone(self.driver.why_not_cloneable(str(location), meta))
-
-        dest = self.track_vms(self.name('disk'))
-        self.driver.clone(str(location), dest)
-
-        self.assertEqual(data, self.read_vms(dest))
-        self.assertEqual(location, self.driver.parent_info(dest))
-        self.assertTrue(self.driver.exists(dest))
-        self.assertEqual(len(data), self.driver.size(dest))
-        e = self.assertRaises(exception.RbdImageExists, self.driver.clone, location, dest)
-        self.assertIn('already exists', e.format_message())
-
-    def test_reasons_not_to_clone(self):
-        raw = {'disk_format': 'raw'}
-        unprotected = self.glance_image(b'x' * MiB, protect=False)
-        self.assertIn('not protected', self.driver.why_not_cloneable(unprotected, raw))
-
-        location = self.glance_image(b'y' * MiB)
-        self.assertIn('disk_format is qcow2', self.driver.why_not_cloneable(
-            location, {'disk_format': 'qcow2'}))
-        other = self.stack.state.sites['site_b']['fsid']
-        elsewhere = rbd_utils.RbdLocation(other, location.pool, location.image, 'snap')
-        self.assertIn('cluster %s' % other, self.driver.why_not_cloneable(elsewhere, raw))
-        no_snap = rbd_utils.RbdLocation(location.fsid, location.pool, location.image,
-                                        'other')
-        self.assertIn('no snapshot other', self.driver.why_not_cloneable(no_snap, raw))
-        gone = rbd_utils.RbdLocation(location.fsid, location.pool, 'gone', 'snap')
-        self.assertIn('does not exist', self.driver.why_not_cloneable(gone, raw))
-        no_pool = rbd_utils.RbdLocation(location.fsid, 'no-such-pool', 'x', 'snap')
-        self.assertIn('does not exist', self.driver.why_not_cloneable(no_pool, raw))
-
-    def test_nova_cannot_write_the_images_pool(self):
-        location = self.glance_image(b'z' * MiB)
-        dest = self.name('disk')
-        self.addCleanup(remove_quietly, self.ioctx(self.info['images_pool']), dest)
-        e = self.assertRaises(exception.StorageError, self.driver.clone, location, dest,
-                              dest_pool=self.info['images_pool'])
-        self.assertIn('client.nova may not', e.format_message())
-
-
-class InstanceDiskTest(RbdTestCase):
-
-    def test_import_snapshot_clone_and_refused_remove(self):
-        data = os.urandom(2 * MiB) + bytes(6 * MiB) + os.urandom(1000)
-        base = self.track_vms(self.name('base'))
-        self.driver.import_image(self.local_file(data), base)
-        self.assertEqual(data, self.read_vms(base))
-        with rbd.Image(self.ioctx(self.info['vms_pool']), base, read_only=True) as image:
-            self.assertEqual(rbd.RBD_FEATURE_LAYERING, image.features())
-            self.assertFalse(image.old_format())
-
-        self.driver.create_snap(base, 'snap')
-        self.assertTrue(self.driver.exists(base, snapshot='snap'))
-        child = self.name('child')
-        self.driver.clone(rbd_utils.RbdLocation(self.driver.get_fsid(), 'vms', base,
-                                                'snap'), child)
-        self.track_vms(child)
-        self.assertEqual([('vms', child)], self.driver.list_children(base))
-
-        e = self.assertRaises(exception.RbdImageBusy, self.driver.remove_image, base)
-        self.assertIn('vms/%s' % child, e.format_message())
-        self.assertRaises(exception.RbdImageBusy, self.driver.remove_snap, base, 'snap')
-        self.assertTrue(self.driver.exists(base, snapshot='snap'))
-
-        self.driver.flatten(child)
-        self.assertIsNone(self.driver.parent_info(child))
-        self.assertEqual(data, self.read_vms(child))
-        self.driver.remove_image(base)
-        self.assertFalse(self.driver.exists(base))
-        self.driver.remove_image(base)  # already gone is fine
-
-    def test_resize_only_grows(self):
-        disk = self.track_vms(self.name('disk'))
-        self.driver.import_image(self.local_file(b'a' * MiB), disk)
-        self.driver.resize(disk, 4 * MiB)
-        self.assertEqual(4 * MiB, self.driver.size(disk))
-        self.assertRaises(exception.Invalid, self.driver.resize, disk, 2 * MiB)
-        self.assertEqual(4 * MiB, self.driver.size(disk))
-        self.assertEqual(b'a' * MiB + bytes(3 * MiB), self.read_vms(disk))
-
-    def test_cleanup_volumes_by_prefix(self):
-        prefix = self.name('inst') + '_'
-        names = [self.track_vms(prefix + n) for n in ('disk', 'disk.config')]
-        other = self.track_vms(self.name('keep'))
-        for name in names + [other]:
-            self.driver.import_image(self.local_file(b'q' * 4096), name)
-        self.assertEqual(sorted(names), sorted(self.driver.cleanup_volumes(prefix)))
-        self.assertFalse(any(self.driver.exists(n) for n in names))
-        self.assertTrue(self.driver.exists(other))
 
 
 class CopyProgressTest(RbdTestCase):
 
     def test_progress_while_glance_writes(self):
         ioctx = self.ioctx(self.info['images_pool'])
-        name = self.name('copy')
+        name = self.stack.unique_name('copy')
         pool = self.info['images_pool']
-        self.assertEqual(rbd_utils.CopyProgress(exists=False),
+        self.assertEqual(rbd_multistore.CopyProgress(exists=False),
                          self.driver.copy_progress(pool, name))
 
-        size = 64 * MiB
+        size = 64 * MIB
         rbd.RBD().create(ioctx, name, size, old_format=False, order=23,
                          features=GLANCE_FEATURES)
         self.addCleanup(remove_quietly, ioctx, name)
-        chunk = os.urandom(8 * MiB)
+        chunk = os.urandom(8 * MIB)
         with rbd.Image(ioctx, name) as image:
             image.write(chunk, 0)
-            image.write(chunk, 8 * MiB)
+            image.write(chunk, 8 * MIB)
             image.flush()
             # Seen while Glance still holds the image open (exclusive lock).
             p = self.driver.copy_progress(pool, name)
-            self.assertEqual((True, size, 16 * MiB, False),
+            self.assertEqual((True, size, 16 * MIB, False),
                              (p.exists, p.size, p.written_bytes, p.snapshot_protected))
-            for offset in range(16 * MiB, size, 8 * MiB):
+            for offset in range(16 * MIB, size, 8 * MIB):
                 image.write(chunk, offset)
             image.create_snap('snap')
             self.assertFalse(self.driver.copy_progress(pool, name).snapshot_protected)
             image.protect_snap('snap')
 
         p = self.driver.copy_progress(pool, name)
-        self.assertEqual(rbd_utils.CopyProgress(True, size, size, True), p)
+        self.assertEqual(rbd_multistore.CopyProgress(True, size, True, size), p)
 
-    def test_layering_only_image_counts_objects_too(self):
-        location = self.glance_image(os.urandom(3 * MiB) + bytes(5 * MiB),
+    def test_layering_only_image_counts_whole_objects(self):
+        location = self.glance_image(os.urandom(3 * MIB) + bytes(5 * MIB),
                                      features=rbd.RBD_FEATURE_LAYERING)
         p = self.driver.copy_progress(location.pool, location.image)
         # Whole objects of 8 MiB (order 23): the one object holding data counts.
-        self.assertEqual(rbd_utils.CopyProgress(True, 8 * MiB, 8 * MiB, True), p)
+        self.assertEqual(rbd_multistore.CopyProgress(True, 8 * MIB, True, 8 * MIB), p)
 
-
-class RadosAdminSanityTest(RbdTestCase):
-    """The admin handle the tests use really is another user than nova."""
-
-    def test_nova_cannot_remove_glance_images(self):
-        location = self.glance_image(b'k' * MiB)
-        e = self.assertRaises(exception.StorageError, self.driver.remove_image,
-                              location.image, pool=location.pool)
-        self.assertIn('client.nova may not modify %s' % location.image,
-                      e.format_message())
-        self.assertTrue(self.driver.exists(location.image, pool=location.pool,
-                                           snapshot='snap'))
+    def test_progress_of_a_real_glance_copy(self):
+        # Glance copies central -> site_a; the image ends complete and protected.
+        image_id = self.stack.upload_image(os.urandom(16 * MIB), store='central')
+        self.admin_glance.images.image_import(image_id, method='copy-image',
+                                              stores=['site_a'])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            p = self.driver.copy_progress(self.info['images_pool'], image_id)
+            if p.snapshot_protected:
+                break
+            time.sleep(0.1)
+        self.assertEqual((True, 16 * MIB, 16 * MIB), (p.exists, p.size,
+                                                       p.written_bytes))
+        self.wait_unlocked(image_id)
