@@ -1,62 +1,158 @@
+# Copyright 2026 The rbd-glance-multistore-copy authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Decisions for making a Glance image local to this host's Ceph cluster.
 
-Everything here is a plain function of observed state: what Glance says about the image,
-what the local pool shows, and what this host already did. The I/O that observes and
-acts lives in :mod:`nova.virt.libvirt.imagebackend`, so each rule below is unit-tested
-without services.
+Everything here is a plain function of observed state: what Glance says
+about the image, what the local pool shows and what this host already did.
+The I/O that observes and acts lives in :mod:`nova.virt.libvirt.rbd_glance`,
+so each rule below is unit tested without services. A new wait behaviour is
+a branch in :func:`decide` and a test beside it.
 
 Glance's import machinery, as this module relies on it (Glance 33):
 
-* ``os_glance_import_task`` is the per-image import lock: set while any import runs.
-  Copy-image requested while it is set answers 409.
-* ``os_glance_importing_to_stores`` lists the stores a running import still has to write.
-* ``os_glance_failed_import`` lists stores whose copy failed; it is cleared when a new
-  copy to that store starts, so it can be stale while a retry is pending.
-* A finished copy adds the store to ``stores`` and an ``rbd://fsid/pool/image/snap``
-  location; the lock may outlive that update by a few milliseconds.
+* ``os_glance_import_task`` is the per-image import lock, set while any
+  import runs; a copy-image request while it is set answers 409.
+* ``os_glance_importing_to_stores`` lists the stores a running import still
+  has to write.
+* ``os_glance_failed_import`` lists stores whose copy failed; it is cleared
+  when a new copy to that store starts, so it can be stale while a retry is
+  pending.
+* A finished copy adds the store to ``stores`` and an
+  ``rbd://fsid/pool/image/snap`` location; the lock may outlive that update
+  by a few milliseconds.
+
+Nova's image dict (``nova.image.glance.API.get``) keeps the keys of Glance's
+image schema at the top level and moves every other key, the
+``os_glance_*`` ones included, under ``properties``.
+
+Every error raised for nova-compute is an ``ImageUnacceptable``: the libvirt
+driver then downloads the image instead, or aborts the build when
+``[workarounds] never_download_image_if_on_rbd`` is set.
 """
 
 import dataclasses
 import enum
 
 from nova import exception
+from nova.i18n import _
 
-# Glance's import task type for copy-image and other interoperable imports.
+# Glance's import task type for copy-image and the other interoperable
+# imports.
 IMPORT_TASK_TYPE = 'api_image_import'
 
-# First gap between two Glance polls; it grows by POLL_GROWTH per poll that shows no
-# change, up to [libvirt] images_rbd_glance_copy_poll_interval. While the local pool is
-# watched, it (not Glance) shows when a copy completes, so Glance is asked less often.
+# Disk formats the rbd backend clones (upstream's RBDDriver.is_cloneable
+# accepts raw only; copying anything else into the store would be wasted).
+CLONEABLE_FORMATS = ('raw',)
+
+# First gap between two Glance polls; it grows by POLL_GROWTH per poll that
+# shows no change, up to [libvirt] images_rbd_glance_copy_poll_interval.
+# While the local pool is watched, the pool (not Glance) shows when a copy
+# completes, so Glance is asked less often.
 FIRST_POLL = 0.25
 FIRST_POLL_WATCHED = 1.0
 POLL_GROWTH = 1.5
-# Gap between Glance polls once the local pool shows the copy complete but Glance has
-# not registered the location yet (a few ms to a few hundred ms), and how many such
-# location-only polls to make before reading the whole image again.
+# Gap between location reads once the local pool shows the copy complete
+# but Glance has not registered the location yet (a few ms to a few hundred
+# ms), and how many such reads to make before reading the whole image again.
 CONFIRM_POLL = 0.1
 CONFIRM_TRIES = 10
-# First Glance poll after this host's copy request: soon enough to see a copy that
-# failed at once (it leaves nothing in the pool to watch), late enough that a short
-# copy needs no extra request.
+# First Glance poll after this host's copy request: soon enough to see a
+# copy that failed at once (it leaves nothing in the pool to watch), late
+# enough that a short copy needs no extra request.
 AFTER_REQUEST_POLL = 0.5
-# How long an accepted copy request may stay invisible in the image before we assume
-# Glance dropped it and ask again.
+# How long an accepted copy request may stay invisible in the image before
+# we assume Glance dropped it and ask again.
 ACCEPT_GRACE = 5.0
 # Backoff before asking again after a failed copy: 2, 4, 8... seconds.
 RETRY_BACKOFF_BASE = 2.0
 RETRY_BACKOFF_MAX = 60.0
-# How long Glance may list our store without returning a location we can clone before
-# that is a configuration problem rather than a race.
+# How long Glance may list our store without returning a location we can
+# clone before that is a configuration problem rather than a race.
 LOCATION_GRACE = 5.0
 
 
+# --- Errors: every one is an ImageUnacceptable for nova-compute -----------
+
+class ImageNotCloneable(exception.ImageUnacceptable):
+    msg_fmt = _("Image %(image_id)s cannot be cloned in this host's Ceph "
+                "cluster: %(reason)s")
+
+
+class ImageNotReady(exception.ImageUnacceptable):
+    msg_fmt = _("Image %(image_id)s is %(status)s, not active: it has no "
+                "data to clone or copy yet. Wait for its upload or import "
+                "to finish, then boot again.")
+
+
+class ImageNotRaw(exception.ImageUnacceptable):
+    msg_fmt = _("Image %(image_id)s has disk_format %(disk_format)s; the rbd "
+                "image backend clones raw images only. Convert it "
+                "(qemu-img convert -O raw) and upload it again, or enable "
+                "Glance's image conversion (image_conversion import plugin, "
+                "output_format = raw).")
+
+
+class GlanceStoreNotRbd(exception.ImageUnacceptable):
+    msg_fmt = _("Image %(image_id)s cannot be copied to Glance store "
+                "%(store)s: it is a %(store_type)s store, not rbd, so a copy "
+                "there cannot be cloned. Set [libvirt] "
+                "images_rbd_glance_store_name to the rbd store in this "
+                "host's Ceph cluster.")
+
+
+class GlanceStoreWrongCluster(exception.ImageUnacceptable):
+    msg_fmt = _("Image %(image_id)s cannot be copied to Glance store "
+                "%(store)s: the store keeps its images in Ceph cluster "
+                "%(store_fsid)s but this host's cluster is %(local_fsid)s, "
+                "so a copy there cannot be cloned here. Set [libvirt] "
+                "images_rbd_glance_store_name to the store in this host's "
+                "cluster, or check [libvirt] images_rbd_ceph_conf.")
+
+
+class ImageCopyFailed(exception.ImageUnacceptable):
+    msg_fmt = _("Glance failed to copy image %(image_id)s to store "
+                "%(store)s %(attempts)s time(s): %(reason)s")
+
+
+class ImageCopyTimeout(exception.ImageUnacceptable):
+    msg_fmt = _("Image %(image_id)s did not reach Glance store %(store)s "
+                "within %(timeout)s s: %(detail)s. Raise [libvirt] "
+                "images_rbd_glance_copy_timeout for large images, or look "
+                "for the import task in Glance's API log.")
+
+
+# --- What one read of Glance or of the pool shows --------------------------
+
 def split_stores(value):
-    """Glance keeps store lists as comma-separated strings; absent and '' are empty."""
+    """Glance keeps store lists as comma-separated strings.
+
+    Absent and '' both mean empty.
+    """
     if not value:
         return frozenset()
     if isinstance(value, (list, tuple, set, frozenset)):
         return frozenset(s.strip() for s in value if s and s.strip())
     return frozenset(s.strip() for s in str(value).split(',') if s.strip())
+
+
+def _image_value(image, key):
+    """A key of Nova's image dict, top level first, then ``properties``."""
+    value = image.get(key)
+    if value in (None, ''):
+        value = (image.get('properties') or {}).get(key)
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,81 +169,22 @@ class ImageView:
     task_id: str
 
     @classmethod
-    def from_image(cls, image):
+    def from_image(cls, image, image_id=None):
+        """Read Nova's image dict, as ``nova.image.glance.API.get`` returns it.
+
+        ``image_id`` is used when the dict has no ``id``.
+        """
         return cls(
-            image_id=image.get('id'),
+            image_id=image.get('id') or image_id,
             status=image.get('status') or '',
             disk_format=image.get('disk_format') or '',
             size=image.get('size') or 0,
-            stores=split_stores(image.get('stores')),
-            importing=split_stores(image.get('os_glance_importing_to_stores')),
-            failed=split_stores(image.get('os_glance_failed_import')),
-            task_id=image.get('os_glance_import_task') or '',
+            stores=split_stores(_image_value(image, 'stores')),
+            importing=split_stores(
+                _image_value(image, 'os_glance_importing_to_stores')),
+            failed=split_stores(_image_value(image, 'os_glance_failed_import')),
+            task_id=_image_value(image, 'os_glance_import_task') or '',
         )
-
-
-# --- Which location can this host clone? ---------------------------------------------
-
-def store_of(location):
-    """The Glance store a location dict belongs to, or None."""
-    return (location.get('metadata') or {}).get('store')
-
-
-def pick_local_location(locations, local_fsid, parse, preferred_store=None):
-    """Return the first location in this host's cluster, preferring our store.
-
-    ``parse`` turns a url into an object with ``fsid`` (rbd_utils.parse_location) and
-    raises ``InvalidRbdLocation`` for anything else: file, http or malformed rbd urls
-    are simply not ours to clone.
-    """
-    found = []
-    for loc in locations or ():
-        try:
-            parsed = parse(loc.get('url') or '')
-        except exception.InvalidRbdLocation:
-            continue
-        if parsed.fsid == local_fsid:
-            found.append((store_of(loc) != preferred_store, parsed))
-    if not found:
-        return None
-    found.sort(key=lambda pair: pair[0])
-    return found[0][1]
-
-
-def store_cluster_mismatch(store, store_fsid, local_fsid):
-    """A reason string when our configured store lives in another cluster, else None."""
-    if store_fsid and local_fsid and store_fsid != local_fsid:
-        return ('store %s is in cluster %s, this host is in %s'
-                % (store, store_fsid, local_fsid))
-    return None
-
-
-def check_bootable(view):
-    """Raise if the image can never be cloned or copied, whatever the stores say."""
-    if view.status != 'active':
-        if view.status in ('deleted', 'pending_delete', 'killed'):
-            raise exception.ImageNotFound(image_id=view.image_id)
-        raise exception.ImageNotActive(image_id=view.image_id, status=view.status)
-    if view.disk_format and view.disk_format != 'raw':
-        raise exception.ImageDiskFormatUnsupported(
-            image_id=view.image_id, disk_format=view.disk_format)
-
-
-# --- Waiting for a copy ------------------------------------------------------------
-
-class Action(enum.Enum):
-    CLONE = 'clone'
-    REQUEST_COPY = 'request copy'
-    WAIT = 'wait'
-    FAIL = 'fail'
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    action: Action
-    reason: str = ''
-    delay: float = 0.0
-    error: Exception = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,12 +198,13 @@ class TaskView:
     @classmethod
     def newest(cls, tasks):
         """The most recently created import task, or None."""
-        imports = [t for t in tasks or () if t.get('type', IMPORT_TASK_TYPE)
-                   == IMPORT_TASK_TYPE]
+        imports = [t for t in tasks or ()
+                   if t.get('type', IMPORT_TASK_TYPE) == IMPORT_TASK_TYPE]
         if not imports:
             return None
         task = max(imports, key=lambda t: t.get('created_at') or '')
-        return cls(task_id=task.get('id') or '', status=task.get('status') or '',
+        return cls(task_id=task.get('id') or '',
+                   status=task.get('status') or '',
                    message=_clean(task.get('message') or ''))
 
 
@@ -175,15 +213,138 @@ def _clean(text):
 
 
 @dataclasses.dataclass(frozen=True)
+class PoolView:
+    """What the store's pool shows of the copy: ``<pool>/<image id>``."""
+
+    exists: bool
+    written_bytes: int = 0
+    complete: bool = False
+
+    @classmethod
+    def from_progress(cls, progress):
+        """From ``rbd_multistore.RBDDriver.copy_progress``'s answer."""
+        return cls(exists=bool(progress.exists),
+                   written_bytes=progress.written_bytes or 0,
+                   complete=bool(progress.snapshot_protected))
+
+
+# --- Which location can this host clone? ---------------------------------
+
+def store_of(location):
+    """The Glance store a location dict belongs to, or None."""
+    return (location.get('metadata') or {}).get('store')
+
+
+def local_locations(locations, local_fsid, parse, preferred_store=None):
+    """The locations in this host's cluster, those of our store first.
+
+    ``parse`` turns a url into an object with an ``fsid``
+    (``rbd_multistore.parse_location``) and raises an ``Invalid`` error for
+    anything else: file, http or malformed rbd urls are simply not ours to
+    clone.
+    """
+    found = []
+    for loc in locations or ():
+        try:
+            parsed = parse(loc.get('url') or '')
+        except exception.Invalid:
+            continue
+        if parsed.fsid == local_fsid:
+            found.append((store_of(loc) != preferred_store, len(found),
+                          parsed))
+    return [parsed for _other, _index, parsed in sorted(found)]
+
+
+def pick_local_location(locations, local_fsid, parse, preferred_store=None):
+    """The first location in this host's cluster, preferring our store."""
+    found = local_locations(locations, local_fsid, parse, preferred_store)
+    return found[0] if found else None
+
+
+def check_store(image_id, store, detail, local_fsid):
+    """Refuse a store that cannot give this host a cloneable copy.
+
+    ``detail`` is Glance's description of the store (``None`` when Glance
+    does not tell). Returns the store's pool when Glance names it.
+    """
+    if detail is None:
+        return None
+    store_type = detail.get('type')
+    if store_type and store_type != 'rbd':
+        raise GlanceStoreNotRbd(image_id=image_id, store=store,
+                                store_type=store_type)
+    props = detail.get('properties') or {}
+    store_fsid = props.get('fsid')
+    if store_fsid and local_fsid and store_fsid != local_fsid:
+        raise GlanceStoreWrongCluster(image_id=image_id, store=store,
+                                      store_fsid=store_fsid,
+                                      local_fsid=local_fsid)
+    return props.get('pool')
+
+
+def check_bootable(view):
+    """Raise if the image can never be cloned, whatever the stores say."""
+    if view.status != 'active':
+        raise ImageNotReady(image_id=view.image_id,
+                            status=view.status or 'in no known state')
+    if view.disk_format not in CLONEABLE_FORMATS:
+        raise ImageNotRaw(image_id=view.image_id,
+                          disk_format=view.disk_format or 'unset')
+
+
+def no_location_reason(local_fsid, reasons=()):
+    """Why an image with no cloneable location in this cluster stays so."""
+    if reasons:
+        return (_('its locations in this cluster cannot be cloned (%s). '
+                  'Check the rbd_user\'s read access to the Glance pool')
+                % '; '.join(reasons))
+    return (_('it has no location in this cluster (%s) and [libvirt] '
+              'images_rbd_glance_store_name is not set. Set it to the Glance '
+              'store in this cluster to have Glance copy images here')
+            % local_fsid)
+
+
+# --- Waiting for a copy -------------------------------------------------
+
+class Action(enum.Enum):
+    # A cloneable location is there: clone it.
+    CLONE = 'clone'
+    # Ask Glance to copy the image, then wait ``delay``.
+    REQUEST_COPY = 'request copy'
+    # Wait ``delay`` (watching the pool), then read the image again.
+    WAIT = 'wait'
+    # Wait ``delay`` (no pool watch), then read only the image's locations.
+    CONFIRM = 'confirm'
+    # Give up: raise ``error``.
+    FAIL = 'fail'
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    action: Action
+    reason: str = ''
+    delay: float = 0.0
+    error: Exception = None
+    # Seconds without visible progress, when that deserves a warning now.
+    stalled: float = None
+
+
+@dataclasses.dataclass(frozen=True)
 class WaitState:
-    """What this host knows while it waits for a copy. Replaced, never mutated."""
+    """What this host knows while it waits for a copy. Replaced, never mutated.
+    """
 
     store: str
     started: float
     deadline: float
     retries: int
-    # Failed import tasks already counted (a failed marker stays until a new copy
-    # starts, so failures are counted per task, not per poll).
+    max_interval: float = 15.0
+    stall_timeout: float = 300.0
+    # Whether the store's pool is watched (Glance named it and it is
+    # readable).
+    watch_pool: bool = False
+    # Failed import tasks already counted (a failure marker stays until a
+    # new copy starts, so failures are counted per task, not per poll).
     failed_tasks: frozenset = frozenset()
     last_failure: str = ''
     # When our last accepted copy request was made.
@@ -194,31 +355,44 @@ class WaitState:
     # Backoff bookkeeping: Glance polls in a row that showed no change.
     polls_without_change: int = 0
     glance_signature: tuple = ()
-    # Progress bookkeeping: when anything (Glance or the pool) last changed.
+    # Progress bookkeeping: when Glance or the pool last changed.
     last_change: float = None
-    signature: tuple = ()
+    pool_signature: tuple = ()
     # store -> first time we saw it in os_glance_importing_to_stores
     importing_since: tuple = ()
-    # First time Glance listed our store in ``stores`` (None while it does not).
+    # First time Glance listed our store in ``stores`` (None while it does
+    # not).
     listed_at: float = None
+    # The pool: the copy's image was seen there; it vanished since (Glance
+    # removes a failed copy's partial image); it shows the copy complete.
+    pool_seen: bool = False
+    pool_vanished: bool = False
+    pool_complete: bool = False
+    # Location-only reads since the pool showed the copy complete.
+    confirm_polls: int = 0
+    # When the last stall warning was given.
+    stall_warned_at: float = None
 
     def importing_for(self, now):
         return {store: now - since for store, since in self.importing_since}
 
 
-def new_wait_state(store, now, timeout, retries):
-    return WaitState(store=store, started=now, deadline=now + timeout, retries=retries,
-                     last_change=now)
+def new_wait_state(store, now, timeout, retries, max_interval=15.0,
+                   stall_timeout=300.0, watch_pool=False):
+    return WaitState(store=store, started=now, deadline=now + timeout,
+                     retries=retries, max_interval=float(max_interval),
+                     stall_timeout=float(stall_timeout),
+                     watch_pool=watch_pool, last_change=now,
+                     stall_warned_at=now)
 
 
-def observe(state, view, now, task=None, pool_signature=()):
-    """Fold one observation into the wait state.
+def observe(state, view, now, task=None):
+    """Fold one read of the image into the wait state.
 
-    ``task`` is the newest import task (only fetched when our store is marked failed);
-    ``pool_signature`` is whatever the local pool shows about the copy (exists, bytes
-    written, snapshot) so that progress there counts as progress.
+    ``task`` is the newest import task (only fetched when our store is
+    marked failed).
     """
-    changes = {}
+    changes = {'pool_vanished': False}
     since = dict(state.importing_since)
     for store in view.importing:
         since.setdefault(store, now)
@@ -227,125 +401,204 @@ def observe(state, view, now, task=None, pool_signature=()):
             del since[store]
     changes['importing_since'] = tuple(sorted(since.items()))
     if state.store in view.stores:
-        changes['listed_at'] = now if state.listed_at is None else state.listed_at
+        changes['listed_at'] = (now if state.listed_at is None
+                                else state.listed_at)
     else:
         changes['listed_at'] = None
 
-    glance_signature = (view.importing, view.failed, view.task_id, view.stores)
-    if glance_signature != state.glance_signature:
-        changes.update(glance_signature=glance_signature, polls_without_change=0)
+    signature = (view.importing, view.failed, view.task_id, view.stores)
+    if signature != state.glance_signature:
+        changes.update(glance_signature=signature, polls_without_change=0,
+                       last_change=now)
     else:
         changes['polls_without_change'] = state.polls_without_change + 1
-    signature = (glance_signature, pool_signature)
-    if signature != state.signature:
-        changes.update(signature=signature, last_change=now)
 
-    # A failure recorded before this host asked for a copy belongs to an earlier
-    # attempt (another boot, another host, before the store was repaired): it is a
-    # reason to ask, not a failure of this boot.
+    # A failure recorded before this host asked for a copy belongs to an
+    # earlier attempt (another boot, another host, before the store was
+    # repaired): it is a reason to ask, not a failure of this boot.
     if (state.store in view.failed and task is not None and state.requests
-            and task.status == 'failure' and task.task_id not in state.failed_tasks):
+            and task.status == 'failure'
+            and task.task_id not in state.failed_tasks):
         failures = len(state.failed_tasks) + 1
         changes.update(
             failed_tasks=state.failed_tasks | {task.task_id},
-            last_failure='task %s: %s' % (task.task_id, task.message or 'no message'),
+            last_failure='task %s: %s' % (task.task_id,
+                                           task.message or 'no message'),
             not_before=now + retry_backoff(failures))
     return dataclasses.replace(state, **changes)
+
+
+def observe_pool(state, pool, now):
+    """Fold one look at the store's pool into the wait state."""
+    vanished = state.pool_seen and not pool.exists
+    changes = {
+        'pool_seen': pool.exists,
+        'pool_vanished': state.pool_vanished or vanished,
+        'pool_complete': pool.complete,
+    }
+    if pool.complete and not state.pool_complete:
+        changes['confirm_polls'] = 0
+    signature = (pool.exists, pool.written_bytes, pool.complete)
+    if signature != state.pool_signature:
+        changes.update(pool_signature=signature, last_change=now)
+    return dataclasses.replace(state, **changes)
+
+
+def observe_locations(state):
+    """The state after a location-only read that found nothing to clone."""
+    return dataclasses.replace(state, confirm_polls=state.confirm_polls + 1)
+
+
+def pool_unwatchable(state):
+    """The pool cannot be read: Glance alone tells how the copy goes."""
+    return dataclasses.replace(state, watch_pool=False, pool_seen=False,
+                               pool_complete=False, pool_vanished=False)
 
 
 def requested(state, now):
     """The state after this host's copy request was accepted.
 
-    The request is a change: the next Glance poll comes soon, so that a copy that
-    fails at once (before it writes anything to the pool) is noticed at once too.
+    The request is a change: the next Glance poll comes soon, so that a copy
+    that fails at once (before it writes to the pool) is noticed at once.
     """
-    return dataclasses.replace(state, requested_at=now, requests=state.requests + 1,
-                               polls_without_change=0)
+    return dataclasses.replace(state, requested_at=now,
+                               requests=state.requests + 1,
+                               polls_without_change=0, pool_seen=False,
+                               pool_complete=False, pool_vanished=False,
+                               confirm_polls=0)
+
+
+def warned(state, now):
+    """The state after a stall warning was logged."""
+    return dataclasses.replace(state, stall_warned_at=now)
+
+
+def confirming(state):
+    """The pool shows the copy complete: read locations, not the image."""
+    return state.pool_complete and state.confirm_polls < CONFIRM_TRIES
+
+
+def wake_early(state):
+    """Whether a wait should end now because the pool brought news.
+
+    The pool shows the copy complete (its location is due in Glance), or
+    the copy's image vanished from the pool (Glance removed a failed
+    copy's partial image: Glance has news).
+    """
+    return confirming(state) or state.pool_vanished
 
 
 def retry_backoff(failures):
     return min(RETRY_BACKOFF_MAX, RETRY_BACKOFF_BASE ** failures)
 
 
-def poll_delay(state, max_interval, watching_pool=False):
-    """Seconds until the next Glance poll: quick at first, backing off while idle."""
-    first = FIRST_POLL_WATCHED if watching_pool else FIRST_POLL
-    return min(float(max_interval), first * POLL_GROWTH ** state.polls_without_change)
+def poll_delay(state):
+    """Seconds until the next Glance poll: quick first, backing off idle."""
+    first = FIRST_POLL_WATCHED if state.watch_pool else FIRST_POLL
+    return min(state.max_interval,
+               first * POLL_GROWTH ** state.polls_without_change)
 
 
-def decide(state, view, now, location=None, max_interval=15, task=None,
-           watching_pool=False):
+def stalled_for(state, now):
+    """Seconds since anything visibly changed."""
+    return now - state.last_change
+
+
+def _stall(state, now):
+    stalled = stalled_for(state, now)
+    if (stalled >= state.stall_timeout
+            and now - state.stall_warned_at >= state.stall_timeout):
+        return stalled
+    return None
+
+
+def decide(state, view, now, location=None, task=None):
     """The next step while waiting for ``view`` to gain a location in our store.
 
-    ``location`` is a cloneable location in this cluster, when one was found;
-    ``task`` is the newest import task when our store is marked failed;
-    ``watching_pool`` says the local pool is watched (Glance may be polled less).
+    ``view`` is the latest read of the image; ``location`` is a location in
+    this cluster, when the last read found one; ``task`` is the newest
+    import task when our store is marked failed.
     """
     store = state.store
     if location is not None:
         return Step(Action.CLONE, 'image is in store %s' % store)
     try:
         check_bootable(view)
-    except exception.NovaException as e:
+    except exception.ImageUnacceptable as e:
         return Step(Action.FAIL, str(e), error=e)
 
     if (state.listed_at is not None and store in view.stores
             and now - state.listed_at >= LOCATION_GRACE):
-        return Step(Action.FAIL, 'no readable location', error=exception.ImageNotCloneable(
+        return Step(Action.FAIL, 'no readable location', error=ImageNotCloneable(
             image_id=view.image_id,
-            reason='Glance lists it in store %s but returns no location in this '
-                   'cluster. Nova reads locations with Glance\'s locations API, which '
-                   'needs the service or admin role: configure [glance] service '
-                   'credentials (see [glance] copy_credentials)' % store))
+            reason=_('Glance lists it in store %s but returns no location in '
+                     'this cluster. Nova reads locations with Glance\'s '
+                     'locations API, which needs the service or admin role: '
+                     'configure Nova\'s [service_user] credentials (see '
+                     '[glance] copy_credentials)') % store))
+    if now >= state.deadline:
+        return Step(Action.FAIL, 'timed out',
+                    error=timeout_error(state, view, now))
+
+    stalled = _stall(state, now)
+
+    def wait(reason, delay, action=Action.WAIT):
+        # Never sleep past the deadline: the timeout is reported on time.
+        delay = max(0.0, min(delay, state.deadline - now))
+        return Step(action, reason, delay=delay, stalled=stalled)
+
+    if confirming(state):
+        return wait('the pool shows the copy complete, waiting for Glance to '
+                    'register it', CONFIRM_POLL, Action.CONFIRM)
     if store in view.stores:
         # Listed, but its location not readable yet: confirm soon.
-        return Step(Action.WAIT, 'copy finished, waiting for Glance to register it',
-                    delay=CONFIRM_POLL)
+        return wait('copy finished, waiting for Glance to register its '
+                    'location', CONFIRM_POLL, Action.CONFIRM)
 
-    if now >= state.deadline:
-        return Step(Action.FAIL, 'timed out', error=timeout_error(state, view, now))
-
-    delay = poll_delay(state, max_interval, watching_pool)
+    delay = poll_delay(state)
     if store in view.importing:
-        return Step(Action.WAIT, 'Glance is copying to %s' % store, delay=delay)
+        return wait('Glance is copying to %s' % store, delay)
 
     if store in view.failed:
         if task is not None and task.status in ('pending', 'processing'):
-            # A new copy was accepted and has not cleared the old marker yet.
-            return Step(Action.WAIT, 'retry accepted, waiting for it to start',
-                        delay=delay)
+            # A new copy was accepted and has not cleared the old marker.
+            return wait('retry accepted, waiting for it to start', delay)
         if not state.requests:
-            # The marker is from an earlier attempt: ask now, once any lock is gone.
+            # The marker is from an earlier attempt: ask, once any lock is
+            # gone.
             if view.task_id:
-                return Step(Action.WAIT, 'another import holds the image', delay=delay)
-            return Step(Action.REQUEST_COPY, 'an earlier copy to %s failed; asking '
-                        'again' % store)
+                return wait('another import holds the image', delay)
+            return Step(Action.REQUEST_COPY, 'an earlier copy to %s failed; '
+                        'asking again' % store, delay=AFTER_REQUEST_POLL)
         if len(state.failed_tasks) > state.retries:
-            return Step(Action.FAIL, 'copy failed', error=exception.ImageCopyFailed(
+            return Step(Action.FAIL, 'copy failed', error=ImageCopyFailed(
                 image_id=view.image_id, store=store,
                 attempts=len(state.failed_tasks),
                 reason=failure_reason(state)))
         if view.task_id:
-            return Step(Action.WAIT, 'another import holds the image', delay=delay)
+            return wait('another import holds the image', delay)
         if now < state.not_before:
-            return Step(Action.WAIT, 'backing off after a failed copy',
-                        delay=min(delay, state.not_before - now))
-        return Step(Action.REQUEST_COPY, 'retrying after a failed copy')
+            return wait('backing off after a failed copy',
+                        min(delay, state.not_before - now))
+        return Step(Action.REQUEST_COPY, 'retrying after a failed copy',
+                    delay=AFTER_REQUEST_POLL)
 
     if view.task_id:
-        return Step(Action.WAIT, 'another import (task %s) holds the image'
-                    % view.task_id, delay=delay)
-    if state.requested_at is not None and now - state.requested_at < ACCEPT_GRACE:
-        return Step(Action.WAIT, 'copy requested, waiting for Glance to start it',
-                    delay=min(delay, FIRST_POLL))
-    return Step(Action.REQUEST_COPY, 'store %s lacks the image' % store)
+        return wait('another import (task %s) holds the image'
+                    % view.task_id, delay)
+    if (state.requested_at is not None
+            and now - state.requested_at < ACCEPT_GRACE):
+        return wait('copy requested, waiting for Glance to start it',
+                    min(delay, FIRST_POLL))
+    return Step(Action.REQUEST_COPY, 'store %s lacks the image' % store,
+                delay=AFTER_REQUEST_POLL)
 
 
 def failure_reason(state):
-    return ('Glance reports the copy failed (%s). The real cause is in the Glance API '
-            'log of the node that ran the task (search it for the task id); check the '
-            'store\'s Ceph user and pool, then boot again'
-            % (state.last_failure or 'no task message'))
+    return (_('Glance reports the copy failed (%s). The real cause is in the '
+              'Glance API log of the node that ran the task (search it for '
+              'the task id); check the store\'s Ceph user and pool, then '
+              'boot again') % (state.last_failure or 'no task message'))
 
 
 def timeout_error(state, view, now):
@@ -357,14 +610,10 @@ def timeout_error(state, view, now):
         detail = 'no import was running at the end'
     if view.task_id:
         detail += '; import task %s holds the image' % view.task_id
-    detail += '; no visible progress for %.0f s' % (now - state.last_change)
+    detail += '; no visible progress for %.0f s' % stalled_for(state, now)
     if state.requests:
-        detail += '; this host asked Glance to copy %d time(s)' % state.requests
-    return exception.ImageCopyTimeout(
-        image_id=view.image_id, store=state.store,
-        timeout=round(state.deadline - state.started), detail=detail)
-
-
-def stalled_for(state, now):
-    """Seconds since anything visibly changed."""
-    return now - state.last_change
+        detail += ('; this host asked Glance to copy %d time(s)'
+                   % state.requests)
+    return ImageCopyTimeout(image_id=view.image_id, store=state.store,
+                            timeout=round(state.deadline - state.started),
+                            detail=detail)

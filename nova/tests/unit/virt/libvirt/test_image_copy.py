@@ -1,32 +1,43 @@
-"""Unit tests for the copy-to-store decisions: plain functions, no services."""
+# Copyright 2026 The rbd-glance-multistore-copy authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
 
-import collections
+"""Unit tests for the copy-to-store decisions: plain functions, no I/O.
 
-import testtools
+Times are offsets from T0, far from 0, so that a ``now - t`` written as
+``now + t`` shows.
+"""
+
+import dataclasses
 
 from nova import exception
+from nova.storage import rbd_multistore
+from nova import test
 from nova.virt.libvirt import image_copy as ic
 
 FSID_A = 'aaaaaaaa-0000-4000-8000-000000000001'
 FSID_B = 'bbbbbbbb-0000-4000-8000-000000000002'
-
-Loc = collections.namedtuple('Loc', 'fsid pool image snapshot')
-
-
-def parse(url):
-    """A strict-enough stand-in for rbd_utils.parse_location."""
-    if not url.startswith('rbd://'):
-        raise exception.InvalidRbdLocation(location=url, reason='not rbd')
-    parts = url[len('rbd://'):].split('/')
-    if len(parts) != 4 or not all(parts):
-        raise exception.InvalidRbdLocation(location=url, reason='4 parts')
-    return Loc(*parts)
+T0 = 1e6
 
 
-def image(**kw):
-    base = {'id': 'img-1', 'status': 'active', 'disk_format': 'raw', 'size': 64 << 20,
-            'stores': 'central'}
-    base.update(kw)
+def image(**props):
+    """Nova's image dict: schema keys on top, os_glance_* in properties."""
+    base = {'id': 'img-1', 'status': 'active', 'disk_format': 'raw',
+            'size': 64 << 20, 'stores': 'central', 'properties': {}}
+    for key in ('id', 'status', 'disk_format', 'size', 'stores'):
+        if key in props:
+            base[key] = props.pop(key)
+    base['properties'].update(props)
     return base
 
 
@@ -35,11 +46,27 @@ def view(**kw):
 
 
 def state(now=0.0, timeout=600, retries=2, **kw):
-    s = ic.new_wait_state('site_a', now, timeout, retries)
-    return s if not kw else ic.dataclasses.replace(s, **kw)
+    s = ic.new_wait_state('site_a', T0 + now, timeout, retries,
+                          max_interval=kw.pop('max_interval', 15),
+                          stall_timeout=kw.pop('stall_timeout', 120),
+                          watch_pool=kw.pop('watch_pool', False))
+    return dataclasses.replace(s, **kw) if kw else s
 
 
-class TestImageView(testtools.TestCase):
+def observe(s, v, t, task=None):
+    return ic.observe(s, v, T0 + t, task)
+
+
+def decide(s, v, t, **kw):
+    return ic.decide(s, v, T0 + t, **kw)
+
+
+def pool(exists=True, written=0, complete=False):
+    return ic.PoolView(exists=exists, written_bytes=written,
+                       complete=complete)
+
+
+class TestImageView(test.NoDBTestCase):
 
     def test_split_stores(self):
         self.assertEqual(frozenset(), ic.split_stores(None))
@@ -47,105 +74,221 @@ class TestImageView(testtools.TestCase):
         self.assertEqual({'a', 'b'}, ic.split_stores('a, b,'))
         self.assertEqual({'a'}, ic.split_stores(['a', '']))
 
-    def test_from_image_reads_glance_import_properties(self):
-        v = view(stores='central,site_b', os_glance_importing_to_stores='site_a',
+    def test_reads_import_keys_under_properties(self):
+        # Where Nova's _extract_attributes_v2 puts keys outside the schema.
+        v = view(stores='central,site_b',
+                 os_glance_importing_to_stores='site_a',
                  os_glance_failed_import='', os_glance_import_task='t-1')
         self.assertEqual({'central', 'site_b'}, v.stores)
         self.assertEqual({'site_a'}, v.importing)
         self.assertEqual(frozenset(), v.failed)
         self.assertEqual('t-1', v.task_id)
 
-    def test_absent_properties_are_empty(self):
-        v = ic.ImageView.from_image({'id': 'x'})
-        self.assertEqual(('', frozenset(), ''), (v.status, v.importing, v.task_id))
+    def test_reads_top_level_keys_too(self):
+        v = ic.ImageView.from_image({'id': 'x', 'status': 'active',
+                                     'os_glance_failed_import': 'site_a'})
+        self.assertEqual({'site_a'}, v.failed)
+
+    def test_absent_keys_are_empty_and_id_defaults(self):
+        v = ic.ImageView.from_image({'disk_format': 'raw'}, 'img-9')
+        self.assertEqual(('img-9', '', frozenset(), ''),
+                         (v.image_id, v.status, v.importing, v.task_id))
+
+    def test_pool_view_from_copy_progress(self):
+        p = ic.PoolView.from_progress(rbd_multistore.CopyProgress(
+            exists=True, written_bytes=5, snapshot_protected=True, size=9))
+        self.assertEqual(pool(True, 5, True), p)
 
 
-class TestPickLocation(testtools.TestCase):
+class TestLocations(test.NoDBTestCase):
 
-    def test_picks_local_and_prefers_our_store(self):
+    parse = staticmethod(rbd_multistore.parse_location)
+
+    def test_local_locations_of_our_store_first(self):
         locs = [
-            {'url': 'file:///var/lib/glance/x', 'metadata': {'store': 'central'}},
-            {'url': 'rbd://%s/images/x/snap' % FSID_B, 'metadata': {'store': 'site_b'}},
-            {'url': 'rbd://%s/other/x/snap' % FSID_A, 'metadata': {'store': 'extra'}},
-            {'url': 'rbd://%s/images/x/snap' % FSID_A, 'metadata': {'store': 'site_a'}},
+            {'url': 'file:///var/lib/glance/x',
+             'metadata': {'store': 'central'}},
+            {'url': 'rbd://%s/images/x/snap' % FSID_B,
+             'metadata': {'store': 'site_b'}},
+            {'url': 'rbd://%s/other/x/snap' % FSID_A,
+             'metadata': {'store': 'extra'}},
+            {'url': 'rbd://%s/images/x/snap' % FSID_A,
+             'metadata': {'store': 'site_a'}},
         ]
-        loc = ic.pick_local_location(locs, FSID_A, parse, preferred_store='site_a')
-        self.assertEqual(Loc(FSID_A, 'images', 'x', 'snap'), loc)
+        found = ic.local_locations(locs, FSID_A, self.parse,
+                                   preferred_store='site_a')
+        self.assertEqual(['images', 'other'], [loc.pool for loc in found])
+        self.assertEqual('images', ic.pick_local_location(
+            locs, FSID_A, self.parse, preferred_store='site_a').pool)
+        # Without a preference, Glance's order stands.
+        self.assertEqual('other', ic.pick_local_location(
+            locs, FSID_A, self.parse).pool)
 
     def test_other_cluster_file_and_malformed_are_not_local(self):
         locs = [{'url': 'rbd://%s/images/x/snap' % FSID_B},
                 {'url': 'file:///x'}, {'url': 'rbd://broken'}, {}]
-        self.assertIsNone(ic.pick_local_location(locs, FSID_A, parse))
-        self.assertIsNone(ic.pick_local_location(None, FSID_A, parse))
-
-    def test_store_cluster_mismatch(self):
-        self.assertIsNone(ic.store_cluster_mismatch('s', FSID_A, FSID_A))
-        self.assertIsNone(ic.store_cluster_mismatch('s', None, FSID_A))
-        self.assertIn(FSID_B, ic.store_cluster_mismatch('s', FSID_B, FSID_A))
+        self.assertIsNone(ic.pick_local_location(locs, FSID_A, self.parse))
+        self.assertEqual([], ic.local_locations(None, FSID_A, self.parse))
 
 
-class TestCheckBootable(testtools.TestCase):
+class TestCheckStore(test.NoDBTestCase):
+
+    def test_unknown_detail_is_not_checked(self):
+        self.assertIsNone(ic.check_store('img', 'site_a', None, FSID_A))
+
+    def test_rbd_store_in_our_cluster_gives_its_pool(self):
+        detail = {'id': 'site_a', 'type': 'rbd',
+                  'properties': {'pool': 'images', 'fsid': FSID_A}}
+        self.assertEqual('images',
+                         ic.check_store('img', 'site_a', detail, FSID_A))
+
+    def test_store_without_fsid_is_trusted(self):
+        detail = {'type': 'rbd', 'properties': {'pool': 'images'}}
+        self.assertEqual('images',
+                         ic.check_store('img', 'site_a', detail, FSID_A))
+
+    def test_other_cluster_is_refused_with_the_fix(self):
+        detail = {'type': 'rbd', 'properties': {'pool': 'p', 'fsid': FSID_B}}
+        e = self.assertRaises(ic.GlanceStoreWrongCluster, ic.check_store,
+                              'img', 'site_b', detail, FSID_A)
+        self.assertIsInstance(e, exception.ImageUnacceptable)
+        msg = str(e)
+        self.assertIn(FSID_B, msg)
+        self.assertIn(FSID_A, msg)
+        self.assertIn('images_rbd_glance_store_name', msg)
+
+    def test_file_store_is_refused(self):
+        e = self.assertRaises(ic.GlanceStoreNotRbd, ic.check_store, 'img',
+                              'central', {'type': 'file'}, FSID_A)
+        self.assertIsInstance(e, exception.ImageUnacceptable)
+        self.assertIn('file store, not rbd', str(e))
+
+
+class TestCheckBootable(test.NoDBTestCase):
 
     def test_active_raw_is_fine(self):
         ic.check_bootable(view())
 
-    def test_queued_is_not_active(self):
-        e = self.assertRaises(exception.ImageNotActive, ic.check_bootable,
+    def test_queued_is_not_ready(self):
+        e = self.assertRaises(ic.ImageNotReady, ic.check_bootable,
                               view(status='queued'))
+        self.assertIsInstance(e, exception.ImageUnacceptable)
         self.assertIn('queued', str(e))
 
-    def test_deleted_is_not_found(self):
-        self.assertRaises(exception.ImageNotFound, ic.check_bootable,
-                          view(status='deleted'))
-
     def test_qcow2_is_refused_with_the_fix(self):
-        e = self.assertRaises(exception.ImageDiskFormatUnsupported, ic.check_bootable,
+        e = self.assertRaises(ic.ImageNotRaw, ic.check_bootable,
                               view(disk_format='qcow2'))
+        self.assertIsInstance(e, exception.ImageUnacceptable)
         self.assertIn('qemu-img convert', str(e))
 
+    def test_iso_is_not_copied_for_nothing(self):
+        self.assertRaises(ic.ImageNotRaw, ic.check_bootable,
+                          view(disk_format='iso'))
 
-class TestObserve(testtools.TestCase):
+    def test_every_error_is_image_unacceptable(self):
+        # nova-compute falls back to a download (or aborts) on these only.
+        for cls in (ic.ImageNotCloneable, ic.ImageNotReady, ic.ImageNotRaw,
+                    ic.GlanceStoreNotRbd, ic.GlanceStoreWrongCluster,
+                    ic.ImageCopyFailed, ic.ImageCopyTimeout):
+            self.assertTrue(issubclass(cls, exception.ImageUnacceptable),
+                            cls)
+
+    def test_no_location_reason_names_the_option(self):
+        self.assertIn('images_rbd_glance_store_name',
+                      ic.no_location_reason(FSID_A))
+        self.assertIn('snap gone', ic.no_location_reason(FSID_A,
+                                                         ['snap gone']))
+
+
+class TestObserve(test.NoDBTestCase):
 
     def test_importing_since_is_tracked_and_dropped(self):
-        s = ic.observe(state(), view(os_glance_importing_to_stores='site_a'), 1.0)
-        s = ic.observe(s, view(os_glance_importing_to_stores='site_a'), 3.0)
-        self.assertEqual({'site_a': 2.0}, s.importing_for(3.0))
-        s = ic.observe(s, view(), 4.0)
-        self.assertEqual({}, s.importing_for(4.0))
+        s = observe(state(), view(os_glance_importing_to_stores='site_a'), 1)
+        s = observe(s, view(os_glance_importing_to_stores='site_a'), 3)
+        self.assertEqual({'site_a': 2.0}, s.importing_for(T0 + 3))
+        s = observe(s, view(), 4)
+        self.assertEqual({}, s.importing_for(T0 + 4))
 
     def test_unchanged_polls_back_off_and_change_resets(self):
         s = state()
         for t in range(1, 13):
-            s = ic.observe(s, view(os_glance_import_task='t'), float(t))
-        self.assertEqual(15.0, ic.poll_delay(s, 15))
-        self.assertEqual(1.0, ic.poll_delay(s, 1))
-        self.assertEqual(1.0, s.last_change)
-        # Pool progress is progress (no stall) but does not make Glance polls faster.
-        s = ic.observe(s, view(os_glance_import_task='t'), 20.0, pool_signature=(1,))
-        self.assertEqual(20.0, s.last_change)
-        self.assertEqual(15.0, ic.poll_delay(s, 15))
-        s = ic.observe(s, view(os_glance_import_task='t2'), 21.0, pool_signature=(1,))
-        self.assertEqual(ic.FIRST_POLL, ic.poll_delay(s, 15))
-        self.assertEqual(ic.FIRST_POLL_WATCHED, ic.poll_delay(s, 15, watching_pool=True))
+            s = observe(s, view(os_glance_import_task='t'), t)
+        self.assertEqual(15.0, ic.poll_delay(s))
+        self.assertEqual(1.0, ic.poll_delay(
+            dataclasses.replace(s, max_interval=1.0)))
+        self.assertEqual(T0 + 1, s.last_change)
+        # Pool progress is progress (no stall) but does not make Glance
+        # polls faster.
+        s = ic.observe_pool(s, pool(written=1), T0 + 20)
+        self.assertEqual(T0 + 20, s.last_change)
+        self.assertEqual(15.0, ic.poll_delay(s))
+        s = observe(s, view(os_glance_import_task='t2'), 21)
+        self.assertEqual(ic.FIRST_POLL, ic.poll_delay(s))
+        self.assertEqual(ic.FIRST_POLL_WATCHED, ic.poll_delay(
+            dataclasses.replace(s, watch_pool=True)))
 
     def test_a_failed_task_counts_once(self):
         failed = view(os_glance_failed_import='site_a')
-        task = ic.TaskView('t-1', 'failure', 'Task failed due to Internal Error')
-        s = ic.observe(state(requests=1), failed, 1.0, task)
-        s = ic.observe(s, failed, 2.0, task)
+        task = ic.TaskView('t-1', 'failure', 'Task failed')
+        s = observe(state(requests=1), failed, 1, task)
+        s = observe(s, failed, 2, task)
         self.assertEqual({'t-1'}, s.failed_tasks)
-        self.assertEqual(1.0 + ic.retry_backoff(1), s.not_before)
-        self.assertIn('Internal Error', s.last_failure)
-        s = ic.observe(s, failed, 9.0, ic.TaskView('t-2', 'failure', 'again'))
+        self.assertEqual(T0 + 1 + ic.retry_backoff(1), s.not_before)
+        self.assertIn('Task failed', s.last_failure)
+        s = observe(s, failed, 9, ic.TaskView('t-2', 'failure', 'again'))
         self.assertEqual({'t-1', 't-2'}, s.failed_tasks)
 
     def test_failure_marker_without_failed_task_is_not_counted(self):
-        s = ic.observe(state(), view(os_glance_failed_import='site_a'), 1.0,
-                       ic.TaskView('t-3', 'processing', ''))
+        s = observe(state(requests=1),
+                    view(os_glance_failed_import='site_a'), 1,
+                    ic.TaskView('t-3', 'processing', ''))
         self.assertEqual(frozenset(), s.failed_tasks)
 
+    def test_listed_at_is_kept_while_listed(self):
+        listed = view(stores='central,site_a')
+        s = observe(state(), listed, 1)
+        s = observe(s, listed, 2)
+        self.assertEqual(T0 + 1, s.listed_at)
+        self.assertIsNone(observe(s, view(), 3).listed_at)
 
-class TestTaskView(testtools.TestCase):
+
+class TestObservePool(test.NoDBTestCase):
+
+    def test_complete_pool_starts_the_confirm_polls(self):
+        s = ic.observe_pool(state(watch_pool=True), pool(written=5), T0 + 1)
+        self.assertFalse(ic.wake_early(s))
+        s = ic.observe_pool(s, pool(written=9, complete=True), T0 + 2)
+        self.assertTrue(ic.confirming(s))
+        self.assertTrue(ic.wake_early(s))
+        for _i in range(ic.CONFIRM_TRIES):
+            s = ic.observe_locations(s)
+        self.assertFalse(ic.confirming(s))
+        # Still complete on the next look: no new burst of confirm polls.
+        s = ic.observe_pool(s, pool(written=9, complete=True), T0 + 3)
+        self.assertFalse(ic.wake_early(s))
+
+    def test_vanished_image_wakes_until_glance_is_read(self):
+        s = ic.observe_pool(state(watch_pool=True), pool(), T0 + 1)
+        s = ic.observe_pool(s, pool(exists=False), T0 + 2)
+        self.assertTrue(s.pool_vanished)
+        self.assertTrue(ic.wake_early(s))
+        s = observe(s, view(os_glance_failed_import='site_a'), 2)
+        self.assertFalse(ic.wake_early(s))
+
+    def test_never_seen_is_not_vanished(self):
+        s = ic.observe_pool(state(watch_pool=True), pool(exists=False),
+                            T0 + 1)
+        self.assertFalse(ic.wake_early(s))
+
+    def test_unwatchable_pool(self):
+        s = ic.observe_pool(state(watch_pool=True), pool(complete=True),
+                            T0 + 1)
+        s = ic.pool_unwatchable(s)
+        self.assertFalse(s.watch_pool)
+        self.assertFalse(ic.wake_early(s))
+
+
+class TestTaskView(test.NoDBTestCase):
 
     def test_newest_import_task(self):
         tasks = [
@@ -153,80 +296,106 @@ class TestTaskView(testtools.TestCase):
              'created_at': '2026-01-01T00:00:00Z', 'message': 'a<br />b'},
             {'id': 'new', 'type': 'api_image_import', 'status': 'processing',
              'created_at': '2026-01-01T00:01:00Z'},
-            {'id': 'other', 'type': 'import', 'created_at': '2027-01-01T00:00:00Z'},
+            {'id': 'other', 'type': 'import',
+             'created_at': '2027-01-01T00:00:00Z'},
         ]
-        self.assertEqual(ic.TaskView('new', 'processing', ''), ic.TaskView.newest(tasks))
+        self.assertEqual(ic.TaskView('new', 'processing', ''),
+                         ic.TaskView.newest(tasks))
         self.assertEqual('a b', ic.TaskView.newest(tasks[:1]).message)
         self.assertIsNone(ic.TaskView.newest([]))
 
 
-class TestDecide(testtools.TestCase):
+class TestDecide(test.NoDBTestCase):
 
-    def decide(self, s, v, now=1.0, **kw):
-        return ic.decide(ic.observe(s, v, now, kw.get('task')), v, now, **kw)
+    def step(self, s, v, t=1, **kw):
+        return decide(observe(s, v, t, kw.get('task')), v, t, **kw)
 
     def test_location_means_clone(self):
-        step = self.decide(state(), view(), location=object())
+        step = self.step(state(), view(), location=object())
         self.assertEqual(ic.Action.CLONE, step.action)
 
-    def test_nothing_going_on_means_request(self):
-        self.assertEqual(ic.Action.REQUEST_COPY, self.decide(state(), view()).action)
+    def test_nothing_going_on_means_request_then_a_quick_look(self):
+        step = self.step(state(), view())
+        self.assertEqual(ic.Action.REQUEST_COPY, step.action)
+        self.assertEqual(ic.AFTER_REQUEST_POLL, step.delay)
 
     def test_not_bootable_fails_at_once(self):
-        step = self.decide(state(), view(disk_format='qcow2'))
+        step = self.step(state(), view(disk_format='qcow2'))
         self.assertEqual(ic.Action.FAIL, step.action)
-        self.assertIsInstance(step.error, exception.ImageDiskFormatUnsupported)
+        self.assertIsInstance(step.error, ic.ImageNotRaw)
 
     def test_copy_running_means_wait(self):
-        step = self.decide(state(), view(os_glance_importing_to_stores='site_a',
-                                         os_glance_import_task='t'))
+        step = self.step(state(), view(os_glance_importing_to_stores='site_a',
+                                       os_glance_import_task='t'))
         self.assertEqual(ic.Action.WAIT, step.action)
         self.assertEqual(ic.FIRST_POLL, step.delay)
+        step = self.step(state(watch_pool=True),
+                         view(os_glance_importing_to_stores='site_a',
+                              os_glance_import_task='t'))
+        self.assertEqual(ic.FIRST_POLL_WATCHED, step.delay)
 
     def test_other_import_holding_the_lock_means_wait_not_fail(self):
-        # Another host copies to site_b: Glance would answer 409 to a request now.
-        step = self.decide(state(), view(os_glance_importing_to_stores='site_b',
-                                         os_glance_import_task='t-other'))
+        # Another host copies to site_b: Glance would answer 409 now.
+        step = self.step(state(), view(os_glance_importing_to_stores='site_b',
+                                       os_glance_import_task='t-other'))
         self.assertEqual(ic.Action.WAIT, step.action)
         self.assertIn('t-other', step.reason)
 
     def test_lock_released_without_our_store_means_ask_again(self):
-        s = ic.observe(state(), view(os_glance_import_task='t-other'), 1.0)
-        step = self.decide(s, view(stores='central,site_b'), now=2.0)
+        s = observe(state(), view(os_glance_import_task='t-other'), 1)
+        step = self.step(s, view(stores='central,site_b'), 2)
         self.assertEqual(ic.Action.REQUEST_COPY, step.action)
 
     def test_store_listed_without_location_yet_means_confirm_soon(self):
-        step = self.decide(state(), view(stores='central,site_a'))
-        self.assertEqual((ic.Action.WAIT, ic.CONFIRM_POLL), (step.action, step.delay))
+        step = self.step(state(), view(stores='central,site_a'))
+        self.assertEqual((ic.Action.CONFIRM, ic.CONFIRM_POLL),
+                         (step.action, step.delay))
+
+    def test_pool_complete_means_confirm_before_glance_lists_it(self):
+        s = ic.observe_pool(state(watch_pool=True), pool(complete=True),
+                            T0 + 1)
+        v = view(os_glance_importing_to_stores='site_a',
+                 os_glance_import_task='t')
+        step = decide(observe(s, v, 1), v, 1)
+        self.assertEqual((ic.Action.CONFIRM, ic.CONFIRM_POLL),
+                         (step.action, step.delay))
+        for _i in range(ic.CONFIRM_TRIES):
+            s = ic.observe_locations(s)
+        # Glance still has not registered it: back to reading the image.
+        step = decide(observe(s, v, 2), v, 2)
+        self.assertEqual(ic.Action.WAIT, step.action)
 
     def test_store_listed_without_readable_location_fails_after_grace(self):
         v = view(stores='central,site_a')
-        s = ic.observe(state(), v, 1.0)
-        step = ic.decide(ic.observe(s, v, 1.0 + ic.LOCATION_GRACE), v,
-                         1.0 + ic.LOCATION_GRACE)
+        s = observe(state(), v, 1)
+        self.assertEqual(ic.Action.CONFIRM, decide(s, v, 1.1).action)
+        step = decide(s, v, 1 + ic.LOCATION_GRACE)
         self.assertEqual(ic.Action.FAIL, step.action)
-        self.assertIsInstance(step.error, exception.ImageNotCloneable)
+        self.assertIsInstance(step.error, ic.ImageNotCloneable)
         self.assertIn('locations API', str(step.error))
+        self.assertIn('service_user', str(step.error))
 
     def test_recent_request_not_yet_visible_means_wait(self):
-        s = state(requested_at=0.5, requests=1)
-        self.assertEqual(ic.Action.WAIT, self.decide(s, view(), now=1.0).action)
+        s = state(requested_at=T0 + 0.5, requests=1)
+        self.assertEqual(ic.Action.WAIT, self.step(s, view(), 1).action)
         self.assertEqual(ic.Action.REQUEST_COPY,
-                         self.decide(s, view(), now=0.5 + ic.ACCEPT_GRACE).action)
+                         self.step(s, view(), 0.5 + ic.ACCEPT_GRACE).action)
 
     def test_failure_retries_after_backoff_then_gives_up(self):
         failed = view(os_glance_failed_import='site_a')
         s = state(retries=1, requests=1)
-        s = ic.observe(s, failed, 1.0, ic.TaskView('t1', 'failure', 'boom'))
-        self.assertEqual(ic.Action.WAIT, ic.decide(s, failed, 1.5).action)
-        self.assertEqual(ic.Action.REQUEST_COPY, ic.decide(s, failed, 3.0).action)
-        # Glance accepted the retry but has not cleared the marker yet.
-        step = ic.decide(s, failed, 3.1, task=ic.TaskView('t2', 'pending', ''))
+        s = observe(s, failed, 1, ic.TaskView('t1', 'failure', 'boom'))
+        step = decide(s, failed, 1.5)
         self.assertEqual(ic.Action.WAIT, step.action)
-        s = ic.observe(s, failed, 5.0, ic.TaskView('t2', 'failure', 'boom again'))
-        step = ic.decide(s, failed, 5.0)
+        self.assertLessEqual(step.delay, 1.5)      # not past the backoff
+        self.assertEqual(ic.Action.REQUEST_COPY, decide(s, failed, 3).action)
+        # Glance accepted the retry but has not cleared the marker yet.
+        step = decide(s, failed, 3.1, task=ic.TaskView('t2', 'pending', ''))
+        self.assertEqual(ic.Action.WAIT, step.action)
+        s = observe(s, failed, 5, ic.TaskView('t2', 'failure', 'boom again'))
+        step = decide(s, failed, 5)
         self.assertEqual(ic.Action.FAIL, step.action)
-        self.assertIsInstance(step.error, exception.ImageCopyFailed)
+        self.assertIsInstance(step.error, ic.ImageCopyFailed)
         msg = str(step.error)
         self.assertIn('2 time(s)', msg)
         self.assertIn('t2: boom again', msg)
@@ -234,39 +403,80 @@ class TestDecide(testtools.TestCase):
 
     def test_zero_retries_fails_on_first_failure(self):
         failed = view(os_glance_failed_import='site_a')
-        s = ic.observe(state(retries=0, requests=1), failed, 1.0,
-                       ic.TaskView('t1', 'failure', 'x'))
-        self.assertEqual(ic.Action.FAIL, ic.decide(s, failed, 1.0).action)
+        s = observe(state(retries=0, requests=1), failed, 1,
+                    ic.TaskView('t1', 'failure', 'x'))
+        self.assertEqual(ic.Action.FAIL, decide(s, failed, 1).action)
+
+    def test_failed_retry_while_another_import_holds_the_image_waits(self):
+        locked = view(os_glance_failed_import='site_a',
+                      os_glance_import_task='t-other')
+        s = observe(state(requests=1), locked, 1,
+                    ic.TaskView('t1', 'failure', 'x'))
+        self.assertEqual(ic.Action.WAIT, decide(s, locked, 9).action)
 
     def test_failure_from_before_our_request_means_ask_not_fail(self):
         # The store was repaired since; the marker is an earlier attempt's.
         failed = view(os_glance_failed_import='site_a')
-        s = ic.observe(state(retries=0), failed, 1.0, ic.TaskView('old', 'failure', 'x'))
+        s = observe(state(retries=0), failed, 1,
+                    ic.TaskView('old', 'failure', 'x'))
         self.assertEqual(frozenset(), s.failed_tasks)
-        step = ic.decide(s, failed, 1.0)
+        step = decide(s, failed, 1)
         self.assertEqual(ic.Action.REQUEST_COPY, step.action)
         self.assertIn('earlier copy', step.reason)
-        locked = view(os_glance_failed_import='site_a', os_glance_import_task='t')
-        self.assertEqual(ic.Action.WAIT, ic.decide(s, locked, 1.0).action)
+        locked = view(os_glance_failed_import='site_a',
+                      os_glance_import_task='t')
+        self.assertEqual(ic.Action.WAIT, decide(s, locked, 1).action)
 
     def test_our_request_makes_the_next_poll_quick(self):
         s = state()
         for t in range(1, 6):
-            s = ic.observe(s, view(), float(t))
-        self.assertGreater(ic.poll_delay(s, 15), ic.FIRST_POLL)
-        s = ic.requested(s, 6.0)
-        self.assertEqual((6.0, 1), (s.requested_at, s.requests))
-        self.assertEqual(ic.FIRST_POLL, ic.poll_delay(s, 15))
+            s = observe(s, view(), t)
+        self.assertGreater(ic.poll_delay(s), ic.FIRST_POLL)
+        s = ic.requested(s, T0 + 6)
+        self.assertEqual((T0 + 6, 1), (s.requested_at, s.requests))
+        self.assertEqual(ic.FIRST_POLL, ic.poll_delay(s))
 
     def test_timeout_names_importing_stores_and_task(self):
-        v = view(os_glance_importing_to_stores='site_a', os_glance_import_task='t9')
-        s = ic.observe(state(timeout=10), v, 2.0)
-        s = ic.dataclasses.replace(s, requests=1)
-        step = ic.decide(ic.observe(s, v, 10.0), v, 10.0)
+        v = view(os_glance_importing_to_stores='site_a',
+                 os_glance_import_task='t9')
+        s = observe(state(timeout=10), v, 2)
+        s = dataclasses.replace(s, requests=1)
+        step = decide(observe(s, v, 10), v, 10)
         self.assertEqual(ic.Action.FAIL, step.action)
-        self.assertIsInstance(step.error, exception.ImageCopyTimeout)
+        self.assertIsInstance(step.error, ic.ImageCopyTimeout)
         msg = str(step.error)
+        self.assertIn('within 10 s', msg)
         self.assertIn('store site_a importing for 8 s', msg)
         self.assertIn('t9', msg)
         self.assertIn('images_rbd_glance_copy_timeout', msg)
         self.assertIn('asked Glance to copy 1 time(s)', msg)
+
+    def test_waits_never_pass_the_deadline(self):
+        v = view(os_glance_importing_to_stores='site_a',
+                 os_glance_import_task='t')
+        s = state(timeout=10)
+        for t in range(1, 10):
+            s = observe(s, v, t * 0.9)
+        step = decide(s, v, 9.5)
+        self.assertEqual(ic.Action.WAIT, step.action)
+        self.assertAlmostEqual(0.5, step.delay)
+
+    def test_stall_warning_is_due_once_per_period(self):
+        v = view(os_glance_importing_to_stores='site_a',
+                 os_glance_import_task='t')
+        s = observe(state(stall_timeout=60), v, 1)
+        self.assertIsNone(decide(observe(s, v, 50), v, 50).stalled)
+        s = observe(s, v, 61)
+        step = decide(s, v, 61)
+        self.assertEqual(ic.Action.WAIT, step.action)
+        self.assertEqual(60.0, step.stalled)
+        s = ic.warned(s, T0 + 61)
+        self.assertIsNone(decide(observe(s, v, 90), v, 90).stalled)
+        self.assertEqual(120.0, decide(observe(s, v, 121), v, 121).stalled)
+
+    def test_pool_progress_is_not_a_stall(self):
+        v = view(os_glance_importing_to_stores='site_a',
+                 os_glance_import_task='t')
+        s = observe(state(stall_timeout=60, watch_pool=True), v, 1)
+        s = ic.observe_pool(s, pool(written=100), T0 + 50)
+        self.assertIsNone(decide(observe(s, v, 70), v, 70).stalled)
