@@ -1,0 +1,418 @@
+# Copyright 2026 The rbd-glance-multistore-copy authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The rbd image backend, cloning from a Glance store in this host's cluster.
+
+:class:`Rbd` keeps nova-compute's contract of the upstream backend
+(``clone`` and ``copy_to_store``, ``ImageUnacceptable`` for every failure the
+driver turns into a download or an aborted build) and changes how an image
+that has no location in this host's Ceph cluster is made local:
+
+* the store named by ``[libvirt] images_rbd_glance_store_name`` is checked
+  first (an rbd store, in this cluster) so that a wrong setting fails with
+  a message instead of a copy that can never be cloned;
+* Glance is asked to copy the image once per host (Nova's per-image lock),
+  and a 409 because another host's copy holds the image is waited for;
+* the store's pool is watched while Glance copies, so the end of a copy is
+  seen within a fraction of a second while Glance is polled with a backoff;
+* a failed copy (``os_glance_failed_import`` and the image's import task)
+  is noticed at once and retried with a backoff;
+* locations are read with Glance's locations API through the Glance layer,
+  with Nova's service credentials when they are configured.
+
+The decisions are plain functions in :mod:`nova.virt.libvirt.image_copy`;
+this module does the I/O around them.
+"""
+
+import os
+import time
+
+from oslo_log import log as logging
+from oslo_utils import units
+
+import nova.conf
+from nova import exception
+from nova.image import glance_multistore
+from nova.storage import rbd_multistore
+from nova import utils
+from nova.virt.libvirt import image_copy
+from nova.virt.libvirt import imagebackend
+
+CONF = nova.conf.CONF
+LOG = logging.getLogger(__name__)
+
+# How often the store's pool is looked at while Glance copies into it: one
+# RADOS round trip, and the reason a finished copy is seen within a fraction
+# of a second whatever the Glance poll interval is.
+POOL_WATCH_INTERVAL = 0.15
+# How often a copy's progress is logged at INFO.
+PROGRESS_LOG_INTERVAL = 5.0
+# Prefix of Nova's per-image lock around a copy. It must differ from the
+# name Image.cache() locks (the image's cache file name): clone() runs
+# under that lock already.
+COPY_LOCK_PREFIX = 'rbd-glance-copy-'
+
+
+def _lock_path():
+    return os.path.join(CONF.instances_path, 'locks')
+
+
+class GlanceCopy(object):
+    """Makes Glance images local to this host's Ceph cluster.
+
+    Shared by the backend (which then clones) and by image precaching
+    (which does not). ``glance_api`` is ``nova.image.glance.API`` with the
+    multi-store calls of :mod:`nova.image.glance_multistore`; ``driver`` is
+    an :class:`nova.storage.rbd_multistore.RBDDriver`.
+    """
+
+    def __init__(self, glance_api, driver, clock, sleep, instance=None):
+        self.glance = glance_api
+        self.driver = driver
+        self.clock = clock
+        self.sleep = sleep
+        self.instance = instance
+
+    def read_image(self, context, image_id):
+        """The image as the booting user sees it, checked for cloning."""
+        image = self.glance.get(context, image_id)
+        image_copy.check_bootable(
+            image_copy.ImageView.from_image(image, image_id))
+        return image
+
+    def local_locations(self, context, image_id, store=None):
+        """The image's locations in this cluster, ``store``'s first."""
+        locations = self.glance.get_image_locations(context, image_id)
+        return image_copy.local_locations(
+            locations, self.driver.get_cluster_fsid(),
+            rbd_multistore.parse_location, preferred_store=store)
+
+    def check_store(self, context, image_id, store):
+        """Refuse a store that cannot serve this host; return its pool.
+
+        Glance describes its stores to the service and admin roles; without
+        them the copy still works but is watched through Glance alone.
+        """
+        detail = self.glance.get_store_detail(context, store)
+        if detail is None:
+            LOG.debug('Glance does not describe store %s; its cluster is '
+                      'not checked and its pool not watched', store,
+                      instance=self.instance)
+            return None
+        return image_copy.check_store(image_id, store, detail,
+                                      self.driver.get_cluster_fsid())
+
+    def copy(self, context, image_id, store):
+        """Have Glance copy the image into ``store``; return its location.
+
+        One copy at a time per image on this host, under Nova's lock; a
+        boot that queued behind another usually finds the copy done.
+        """
+        pool = self.check_store(context, image_id, store)
+
+        @utils.synchronized(COPY_LOCK_PREFIX + image_id, external=True,
+                            lock_path=_lock_path())
+        def _copy_locked():
+            return CopyWaiter(self, context, image_id, store, pool).run()
+
+        return _copy_locked()
+
+
+class CopyWaiter(object):
+    """One wait for one image to land in one store: observe, decide, act."""
+
+    def __init__(self, copier, context, image_id, store, pool):
+        self.c = copier
+        self.context = context
+        self.image_id = image_id
+        self.store = store
+        self.pool = pool
+        self.instance = copier.instance
+        conf = CONF.libvirt
+        now = copier.clock()
+        self.state = image_copy.new_wait_state(
+            store, now, conf.images_rbd_glance_copy_timeout,
+            conf.images_rbd_glance_copy_retries,
+            max_interval=conf.images_rbd_glance_copy_poll_interval,
+            stall_timeout=conf.images_rbd_glance_copy_stall_timeout,
+            watch_pool=bool(pool))
+        self.glance_requests = 0
+        self.fsid = None
+        self.view = None
+        self.written_bytes = None
+        self._last_progress_log = now
+
+    def run(self):
+        """Wait until the image is in our store and return its location."""
+        LOG.info('Image %(image)s has no location in this Ceph cluster; '
+                 'making it local through Glance store %(store)s',
+                 {'image': self.image_id, 'store': self.store},
+                 instance=self.instance)
+        self.fsid = self.c.driver.get_cluster_fsid()
+        step = None
+        while True:
+            now = self.c.clock()
+            task = None
+            if step is not None and step.action is image_copy.Action.CONFIRM:
+                location = self._local_location()
+                if location is None:
+                    self.state = image_copy.observe_locations(self.state)
+            else:
+                image = self._glance(self.c.glance.get, self.context,
+                                     self.image_id)
+                self.view = image_copy.ImageView.from_image(image,
+                                                            self.image_id)
+                location = None
+                if self.store in self.view.stores:
+                    location = self._local_location()
+                if self.store in self.view.failed:
+                    task = image_copy.TaskView.newest(self._glance(
+                        self.c.glance.get_image_tasks, self.context,
+                        self.image_id))
+                self.state = image_copy.observe(self.state, self.view, now,
+                                                task)
+            step = image_copy.decide(self.state, self.view, now,
+                                     location=location, task=task)
+            LOG.debug('Copy of image %(image)s to %(store)s: %(action)s '
+                      '(%(reason)s)',
+                      {'image': self.image_id, 'store': self.store,
+                       'action': step.action.value, 'reason': step.reason},
+                      instance=self.instance)
+            if step.stalled is not None:
+                self._warn_stalled(step.stalled, now)
+            if step.action is image_copy.Action.CLONE:
+                return self._done(location, now)
+            if step.action is image_copy.Action.FAIL:
+                LOG.warning('Copy of image %(image)s to store %(store)s '
+                            'failed: %(reason)s',
+                            {'image': self.image_id, 'store': self.store,
+                             'reason': step.error},
+                            instance=self.instance)
+                raise step.error
+            if step.action is image_copy.Action.REQUEST_COPY:
+                self._request_copy(step.reason)
+            if step.action is image_copy.Action.CONFIRM:
+                self.c.sleep(step.delay)
+            else:
+                self._wait(step.delay)
+
+    def _done(self, location, now):
+        LOG.info('Image %(image)s is in store %(store)s after %(t).2f s '
+                 '(%(n)d Glance requests while waiting)',
+                 {'image': self.image_id, 'store': self.store,
+                  't': now - self.state.started, 'n': self.glance_requests},
+                 instance=self.instance)
+        return location
+
+    def _glance(self, call, *args):
+        self.glance_requests += 1
+        return call(*args)
+
+    def _local_location(self):
+        locations = self._glance(self.c.glance.get_image_locations,
+                                 self.context, self.image_id)
+        return image_copy.pick_local_location(
+            locations, self.fsid, rbd_multistore.parse_location,
+            preferred_store=self.store)
+
+    def _request_copy(self, reason):
+        LOG.info('Asking Glance to copy image %(image)s to store %(store)s '
+                 '(%(why)s)',
+                 {'image': self.image_id, 'store': self.store, 'why': reason},
+                 instance=self.instance)
+        try:
+            self._glance(self.c.glance.image_import, self.context,
+                         self.image_id, 'copy-image', [self.store])
+        except glance_multistore.ImageImportInProgress as e:
+            # Another host (or another import) got there first: wait for it.
+            LOG.info('%s Waiting for it.', e.format_message(),
+                     instance=self.instance)
+        except glance_multistore.ImageAlreadyInStore:
+            LOG.debug('Image %(image)s reached store %(store)s meanwhile',
+                      {'image': self.image_id, 'store': self.store},
+                      instance=self.instance)
+        else:
+            self.state = image_copy.requested(self.state, self.c.clock())
+
+    def _wait(self, delay):
+        """Sleep ``delay`` s, watching the pool; end early when it has news."""
+        end = self.c.clock() + delay
+        while True:
+            now = self.c.clock()
+            if self.state.watch_pool:
+                self._watch_pool(now)
+                if image_copy.wake_early(self.state):
+                    return
+            self._report(now)
+            if now >= end:
+                return
+            interval = POOL_WATCH_INTERVAL if self.state.watch_pool else delay
+            self.c.sleep(min(interval, end - now))
+
+    def _watch_pool(self, now):
+        """Look at ``<pool>/<image_id>``, where Glance's rbd store writes."""
+        try:
+            progress = self.c.driver.copy_progress(
+                self.pool, self.image_id,
+                snapshot=rbd_multistore.GLANCE_SNAPSHOT)
+        except exception.NovaException as e:
+            # Only an optimisation: Glance stays the source of truth.
+            LOG.debug('Cannot watch %(pool)s/%(image)s, watching Glance '
+                      'only: %(error)s',
+                      {'pool': self.pool, 'image': self.image_id,
+                       'error': e}, instance=self.instance)
+            self.state = image_copy.pool_unwatchable(self.state)
+            return
+        pool = image_copy.PoolView.from_progress(progress)
+        self.written_bytes = pool.written_bytes if pool.exists else None
+        self.state = image_copy.observe_pool(self.state, pool, now)
+
+    def _report(self, now):
+        if now - self._last_progress_log < PROGRESS_LOG_INTERVAL:
+            return
+        self._last_progress_log = now
+        size = self.view.size if self.view is not None else 0
+        if self.written_bytes is not None and size:
+            LOG.info('Copying image %(image)s to store %(store)s: %(done)d '
+                     'of %(size)d MiB (%(pct)d%%) after %(t).0f s',
+                     {'image': self.image_id, 'store': self.store,
+                      'done': self.written_bytes // units.Mi,
+                      'size': size // units.Mi,
+                      'pct': min(100, 100 * self.written_bytes // size),
+                      't': now - self.state.started},
+                     instance=self.instance)
+        else:
+            importing = self.view.importing if self.view else ()
+            LOG.info('Waiting for image %(image)s to reach store %(store)s: '
+                     '%(t).0f s so far (importing to: %(imp)s)',
+                     {'image': self.image_id, 'store': self.store,
+                      't': now - self.state.started,
+                      'imp': ', '.join(sorted(importing)) or 'none'},
+                     instance=self.instance)
+
+    def _warn_stalled(self, stalled, now):
+        task = self.view.task_id if self.view is not None else ''
+        LOG.warning('No progress copying image %(image)s to store %(store)s '
+                    'for %(t).0f s; Glance import task %(task)s holds the '
+                    'image. A Glance worker that died during a copy keeps '
+                    'this lock for up to an hour: look for the task in the '
+                    'Glance API logs.',
+                    {'image': self.image_id, 'store': self.store,
+                     't': stalled, 'task': task or '(none)'},
+                    instance=self.instance)
+        self.state = image_copy.warned(self.state, now)
+
+
+class Rbd(imagebackend.Rbd):
+    """Upstream's rbd backend, making images local through a Glance store.
+
+    Same constructor as upstream's; ``glance_api``, ``rbd_driver``,
+    ``clock`` and ``sleep`` are injectable for tests.
+    """
+
+    def __init__(self, instance=None, disk_name=None, path=None,
+                 disk_info_mapping=None, *, glance_api=None, rbd_driver=None,
+                 clock=None, sleep=None):
+        super().__init__(instance=instance, disk_name=disk_name, path=path,
+                         disk_info_mapping=disk_info_mapping)
+        self.driver = rbd_driver or rbd_multistore.RBDDriver()
+        self._instance = instance
+        self._glance_api = glance_api
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or time.sleep
+
+    def _copier(self):
+        return GlanceCopy(self._glance_api or imagebackend.IMAGE_API,
+                          self.driver, self._clock, self._sleep,
+                          instance=self._instance)
+
+    def clone(self, context, image_id_or_uri, copy_to_store=True):
+        """Make this disk a copy-on-write clone of a Glance image.
+
+        When the image has no location in this cluster and ``copy_to_store``
+        is True, Glance first copies it into ``[libvirt]
+        images_rbd_glance_store_name`` (when set).
+
+        :raises: ImageUnacceptable (an image_copy subclass saying why) when
+            the image cannot be cloned here: nova-compute then downloads it,
+            or aborts the build with ``[workarounds]
+            never_download_image_if_on_rbd``.
+        """
+        copier = self._copier()
+        image = copier.read_image(context, image_id_or_uri)
+        image_id = image.get('id') or image_id_or_uri
+        store = CONF.libvirt.images_rbd_glance_store_name or None
+        reasons = []
+        for location in copier.local_locations(context, image_id, store):
+            why = self.driver.why_not_cloneable(location, image)
+            if why is None:
+                return self._clone_location(location, image_id)
+            reasons.append('%s: %s' % (location.url, why))
+        view = image_copy.ImageView.from_image(image, image_id)
+        if store and copy_to_store and (not reasons
+                                        or store not in view.stores):
+            location = self.copy_to_store(context, image)
+            why = self.driver.why_not_cloneable(location, image)
+            if why is not None:
+                raise image_copy.ImageNotCloneable(
+                    image_id=image_id, reason='%s: %s' % (location.url, why))
+            return self._clone_location(location, image_id)
+        raise image_copy.ImageNotCloneable(
+            image_id=image_id, reason=image_copy.no_location_reason(
+                self.driver.get_cluster_fsid(), reasons))
+
+    def copy_to_store(self, context, image_meta):
+        """Have Glance copy the image into our store and wait for it.
+
+        Returns the image's location in this cluster (upstream returns
+        nothing; its callers ignore the value).
+        """
+        store = CONF.libvirt.images_rbd_glance_store_name
+        return self._copier().copy(context, image_meta['id'], store)
+
+    def _clone_location(self, location, image_id):
+        self.driver.clone({'url': location.url}, self.rbd_name)
+        LOG.info('Cloned image %(image)s from %(location)s to %(pool)s/'
+                 '%(name)s',
+                 {'image': image_id, 'location': location.url,
+                  'pool': self.driver.pool, 'name': self.rbd_name},
+                 instance=self._instance)
+
+
+def cache_image(context, image_id, glance_api=None, rbd_driver=None,
+                clock=None, sleep=None):
+    """Make ``image_id`` local to this host's Ceph cluster without cloning.
+
+    For image precaching with ``[libvirt] images_type = rbd``: the image is
+    copied into ``[libvirt] images_rbd_glance_store_name`` when it has no
+    location in this cluster yet. Returns True when this call had Glance
+    copy it, False when it was local already.
+
+    :raises: ImageUnacceptable (an image_copy subclass) when it cannot be
+        made local.
+    """
+    copier = GlanceCopy(glance_api or imagebackend.IMAGE_API,
+                        rbd_driver or rbd_multistore.RBDDriver(),
+                        clock or time.monotonic, sleep or time.sleep)
+    image = copier.read_image(context, image_id)
+    image_id = image.get('id') or image_id
+    store = CONF.libvirt.images_rbd_glance_store_name
+    if copier.local_locations(context, image_id, store or None):
+        return False
+    if not store:
+        raise image_copy.ImageNotCloneable(
+            image_id=image_id, reason=image_copy.no_location_reason(
+                copier.driver.get_cluster_fsid()))
+    copier.copy(context, image_id, store)
+    return True
