@@ -88,7 +88,9 @@ class LiveTestCase(testtools.TestCase):
             uuid=uuidutils.generate_uuid(), image_ref=image_id, host=CONF.host,
             root_gb=root_gb, ephemeral_gb=0, flavor=flavor, task_state=None,
             vm_state='building', system_metadata={}, metadata={}, os_type=None,
-            config_drive='', project_id='live', user_id='live', **fields)
+            config_drive='', project_id='live', user_id='live',
+            migration_context=None, trusted_certs=None, launched_at=None,
+            **fields)
 
     def vms_images(self, site):
         import rbd
