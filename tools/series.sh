@@ -26,6 +26,8 @@
 #   clean [--all]    remove the tree and patches (--all: the sdist cache too)
 #   check-upstream   fail when the repository stores a path of upstream nova
 #                    under nova/ doc/ releasenotes/, or 8+ lines of its text
+#   requirements DIR copy the sdist's requirements.txt, test-requirements.txt
+#                    into DIR (tools/install.sh builds the nova venv from them)
 #
 # The logic is tools/series/build.py (stdlib only, /usr/bin/python3).
 set -euo pipefail
@@ -57,11 +59,11 @@ case "$cmd" in
     "$PY" "$TOP/tools/series/build.py" "$@"
     install_tree
     ;;
-  export|test-am|status|clean|check-upstream)
+  export|test-am|status|clean|check-upstream|requirements)
     exec "$PY" "$TOP/tools/series/build.py" "$@"
     ;;
   ""|-h|--help|help)
-    sed -n '14,29p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '14,31p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "usage: tools/series.sh build|export|test-am|status|clean|check-upstream" >&2

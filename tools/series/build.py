@@ -50,8 +50,8 @@ series on the released nova (stdlib only, run with /usr/bin/python3):
   commits, and ``.stack/series/.built`` holds a hash of every input so that a
   second build with nothing changed returns at once.
 
-Commands: build, export, test-am, status, clean, check-upstream (see
-``--help``; ``tools/series.sh`` is the usual way in).
+Commands: build, export, test-am, status, clean, check-upstream,
+requirements (see ``--help``; ``tools/series.sh`` is the usual way in).
 """
 
 import argparse
@@ -699,6 +699,32 @@ class Series(object):
             'tree %s is the series\' own' % (
                 len(patches), self.base['sdist'], got))
 
+    def requirements(self, dest):
+        """Copy the sdist's requirements files into dest; their paths."""
+        os.makedirs(dest, exist_ok=True)
+        wanted = ('requirements.txt', 'test-requirements.txt')
+        written = []
+        with tarfile.open(self.fetch_sdist()) as tar:
+            for member, rel in self.sdist_members(tar):
+                if rel not in wanted:
+                    continue
+                with tar.extractfile(member) as f:
+                    data = f.read()
+                path = os.path.join(dest, rel)
+                try:
+                    with open(path, 'rb') as f:
+                        same = f.read() == data
+                except OSError:
+                    same = False
+                if not same:
+                    with open(path, 'wb') as f:
+                        f.write(data)
+                written.append(path)
+        if len(written) != len(wanted):
+            raise SeriesError('%s lacks one of %s' % (
+                self.base['sdist'], ', '.join(wanted)))
+        return sorted(written)
+
     def status(self):
         log('base:    %s (sha256 %s...)' % (self.base['sdist'],
                                           self.base['sha256'][:16]))
@@ -825,6 +851,10 @@ def main(argv=None):
                        help='remove the downloaded sdist too')
     sub.add_parser('check-upstream', help='fail if the repository stores a '
                    'path or a run of lines of upstream nova')
+    reqs = sub.add_parser('requirements', help="copy the sdist's "
+                          'requirements.txt and test-requirements.txt into '
+                          'a directory (for tools/install.sh)')
+    reqs.add_argument('dest')
     args = parser.parse_args(argv)
     series = Series()
     try:
@@ -841,6 +871,9 @@ def main(argv=None):
             series.status()
         elif args.command == 'clean':
             series.clean(everything=args.all)
+        elif args.command == 'requirements':
+            for path in series.requirements(args.dest):
+                log(path)
         elif args.command == 'check-upstream':
             started = time.monotonic()
             problems = series.check_upstream()
