@@ -1,30 +1,63 @@
 #!/bin/bash
-# tools/install.sh: install everything this tree needs on a fresh Debian 12 machine.
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
 #
-#   Debian packages : Ceph (mon, osd, client, python3-rados/rbd), libvirt + QEMU with
-#                     the rbd block driver, nasm (builds the test boot sector).
-#   venvs (.stack/) : nova  - this tree + test tools, on /usr/bin/python3 with system
-#                             site-packages (rados/rbd/libvirt exist only there);
-#                     glance - Glance + glance_store + uWSGI (system site-packages too:
-#                             its rbd store imports rados/rbd);
-#                     keystone - Keystone (served by the glance venv's uWSGI binary).
+#         http://www.apache.org/licenses/LICENSE-2.0
 #
-# Idempotent: a venv whose marker file matches the requirements is left alone, so a
-# second run costs a few seconds. The three venvs build in parallel.
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+#
+# tools/install.sh: install everything this repository needs on a fresh
+# Debian 12 machine.
+#
+#   Debian packages : bindep.txt (the one list; services are not started).
+#   series          : tools/series.sh build: nova 34.0.0 from PyPI with our
+#                     commits, a git tree at .stack/series/nova.
+#   venvs (.stack/venv/):
+#     nova     - nova 34.0.0's requirements and test requirements (read from
+#                the sdist), our tools (requirements.txt of this
+#                repository), all pinned by tools/series/constraints.txt;
+#                then the series tree itself, editable (PBR_VERSION=34.0.0).
+#                /usr/bin/python3 with system site-packages: rados, rbd and
+#                libvirt exist only there.
+#     glance   - Glance + glance_store + uWSGI (system site-packages too: its
+#                rbd store imports rados/rbd).
+#     keystone - Keystone (served by the glance venv's uWSGI binary).
+#     neutron  - Neutron's API for the cloud (MariaDB through PyMySQL).
+#
+# Idempotent: a venv whose marker matches its package list (and the content of
+# the files that list names) is left alone, so a second run costs seconds.
+# The venvs build in parallel.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 STACK=${NOVA_STACK_HOME:-$TOP/.stack}
-# The venvs always live in <repo>/.stack/venv, whatever NOVA_STACK_HOME says (several
-# stacks share them); NOVA_VENV_DIR builds them elsewhere, e.g. to time a fresh install.
+# The venvs always live in <repo>/.stack/venv, whatever NOVA_STACK_HOME says
+# (several stacks share them); NOVA_VENV_DIR builds them elsewhere, e.g. to
+# time a fresh install.
 VENVS=${NOVA_VENV_DIR:-$TOP/.stack/venv}
+TREE=$TOP/.stack/series/nova
+CONSTRAINTS=$TOP/tools/series/constraints.txt
 LOG=$STACK/log/install
 mkdir -p "$VENVS" "$LOG"
 T0=$(date +%s)
 
-DEB_PACKAGES="ceph-mon ceph-osd ceph-common python3-rbd python3-rados
-  libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-  qemu-block-extra qemu-utils python3-libvirt nasm python3-venv python3-dev gcc
-  iproute2 curl procps postgresql"
+# bindep.txt -> package names: lines with no [profiles], or whose profiles
+# name platform:dpkg (or platform:debian) or no platform at all.
+deb_packages() {
+  sed -e 's/#.*//' "${BINDEP:-$TOP/bindep.txt}" | awk '
+    NF == 0 { next }
+    {
+      name = $1; rest = $0; sub(/^[ \t]*[^ \t]+/, "", rest)
+      if (rest !~ /\[/ || rest !~ /platform:/) { print name; next }
+      if (rest ~ /!platform:(dpkg|debian)/) next
+      if (rest ~ /platform:(dpkg|debian)/) print name
+    }'
+}
+DEB_PACKAGES=$(deb_packages | tr '\n' ' ')
 
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $DEB_PACKAGES 2>/dev/null \
           | awk '$NF != "installed" {print $1}'; \
@@ -33,17 +66,33 @@ missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
 if [ -n "${missing// /}" ]; then
   echo "install: apt-get install $missing"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >"$LOG/apt.log" 2>&1
-  apt-get install -y -q --no-install-recommends $missing >>"$LOG/apt.log" 2>&1 \
-    || { echo "apt-get failed, see $LOG/apt.log" >&2; exit 1; }
+  # Packages such as mariadb-server and rabbitmq-server start their service
+  # from postinst; the stacks start their own processes, so forbid that
+  # (policy-rc.d exit 101) unless the machine already has a policy.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"
+  fi
+  rc=0
+  apt-get update -q >"$LOG/apt.log" 2>&1 || rc=1
+  [ $rc = 0 ] && { apt-get install -y -q --no-install-recommends $missing \
+    >>"$LOG/apt.log" 2>&1 || rc=1; }
+  [ -n "$policy" ] && rm -f "$policy"
+  [ $rc = 0 ] || { echo "apt-get failed, see $LOG/apt.log" >&2; exit 1; }
 fi
 
-# venv NAME SYSTEM_SITE(0|1) PIP_ARGS...: (re)build only when the wanted set changed.
+# venv NAME SYSTEM_SITE(0|1) PIP_ARGS...: (re)build only when the wanted set
+# changed. The marker covers the arguments and the content of every argument
+# that is a file (-r/-c lists).
 venv() {
   local name=$1 site=$2; shift 2
-  local dir=$VENVS/$name want
-  want=$(printf '%s\n' "$@" | sha1sum | cut -c1-12)
+  local dir=$VENVS/$name want a
+  want=$( { printf '%s\n' "$@"
+            for a in "$@"; do if [ -f "$a" ]; then cat "$a"; fi; done; } \
+          | sha1sum | cut -c1-12)
   [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "$want" ] && return 0
+  echo "install: building the $name venv"
   rm -rf "$dir"
   if [ "$site" = 1 ]; then /usr/bin/python3 -m venv --system-site-packages "$dir"
   else /usr/bin/python3 -m venv "$dir"; fi
@@ -52,31 +101,52 @@ venv() {
   echo "$want" > "$dir/.installed"
 }
 
+# Debian's python3-openssl (seen through system site-packages) is too old for
+# the cryptography pip brings: eventlet's import of OpenSSL fails. Repair in
+# place (no rebuild).
+fix_openssl() {
+  if ! "$VENVS/$1/bin/python" -c 'import OpenSSL' >/dev/null 2>&1; then
+    "$VENVS/$1/bin/pip" install -q -U 'pyopenssl>=24'
+  fi
+}
+
 glance_venv() {
-  # Debian's python3-openssl is too old for the cryptography pip brings: upgrade it in
-  # the venv or eventlet's import of OpenSSL fails.
-  # psycopg2: the stack's Glance keeps its database in PostgreSQL (SQLite fails
-  # concurrent writes from its workers and import tasks with "database is locked").
+  # psycopg2: the stack's Glance keeps its database in PostgreSQL (SQLite
+  # fails concurrent writes from its workers and import tasks with "database
+  # is locked").
   venv glance 1 glance==33.0.0 glance-store uwsgi python-glanceclient pyopenssl \
     psycopg2-binary
-  # "pyopenssl" alone is satisfied by Debian's 23.0 through system site-packages, which
-  # fails to import against the venv's cryptography: repair in place (no rebuild).
-  if ! "$VENVS/glance/bin/python" -c 'import OpenSSL' >/dev/null 2>&1; then
-    "$VENVS/glance/bin/pip" install -q -U 'pyopenssl>=24'
-  fi
+  fix_openssl glance
 }
 keystone_venv() {
   venv keystone 0 keystone==30.0.0 python-keystoneclient
 }
+neutron_venv() {
+  venv neutron 0 neutron==29.0.0 PyMySQL
+}
 nova_venv() {
-  venv nova 1 -r "$TOP/requirements.txt" -r "$TOP/test-requirements.txt" pyopenssl
-  # the tree itself, editable, so entry points and `import nova` work from anywhere
-  "$VENVS/nova/bin/pip" install -q --no-deps -e "$TOP"
+  # nova 34.0.0's requirements as released (our commits add none), read from
+  # the sdist, so that the venv builds even while a commit dir is broken.
+  local reqs=$TOP/.stack/series/requirements
+  "$TOP/tools/series.sh" requirements "$reqs"
+  venv nova 1 -c "$CONSTRAINTS" -r "$reqs/requirements.txt" \
+    -r "$reqs/test-requirements.txt" -r "$TOP/requirements.txt"
+  fix_openssl nova
+  # nova itself: the series tree, editable (tools/series.sh installs it
+  # once per venv and packaging change).
+  NOVA_VENV=$VENVS/nova "$TOP/tools/series.sh" build
+  local where
+  where=$("$VENVS/nova/bin/python" -c 'import nova; print(nova.__file__)')
+  case "$where" in
+    "$TREE"/*) echo "install: nova imports from $where" ;;
+    *) echo "install: nova imports from $where, not from $TREE" >&2; return 1 ;;
+  esac
 }
 
 pids=()
 glance_venv >"$LOG/glance.log" 2>&1 & pids+=($!)
 keystone_venv >"$LOG/keystone.log" 2>&1 & pids+=($!)
+neutron_venv >"$LOG/neutron.log" 2>&1 & pids+=($!)
 nova_venv >"$LOG/nova.log" 2>&1 & pids+=($!)
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
