@@ -1,9 +1,9 @@
 """What both benchmark drivers share: arguments, counters, timing and the JSON answer.
 
 Imported by ``driver_ours.py`` (this tree's venv) and ``driver_upstream.py`` (the
-upstream Nova venv), so it imports nothing from ``nova``. The counters instrument the
-measurement, not the code under test: they wrap ``rados.Rados.connect`` and
-keystoneauth's ``Session.request`` and only count.
+upstream Nova venv), so it imports ``nova`` only inside functions, from the venv that
+runs it. The counters instrument the measurement, not the code under test: they wrap
+``rados.Rados.connect`` and keystoneauth's ``Session.request`` and only count.
 """
 
 import argparse
@@ -102,6 +102,38 @@ def overrides(args):
         group, _, opt = key.partition('.')
         out.append((group, opt, value))
     return out
+
+
+def v2_catalog(access):
+    """The v3 catalog of a token in the v2 layout Nova's API receives.
+
+    Nova (ours is upstream's with the series applied) finds Glance through the
+    request context's catalog, as keystonemiddleware hands it to nova-api.
+    """
+    out = []
+    for service in access.service_catalog.catalog:
+        endpoints = {}
+        for ep in service.get('endpoints', []):
+            region = ep.get('region_id') or ep.get('region')
+            entry = endpoints.setdefault(region, {'region': region})
+            entry['%sURL' % ep['interface']] = ep['url']
+        out.append({'type': service['type'], 'name': service.get('name'),
+                    'endpoints': list(endpoints.values())})
+    return out
+
+
+def user_context(state, user):
+    """A RequestContext for ``user`` of the stack, from a real Keystone token."""
+    from keystoneauth1.identity import v3
+    from keystoneauth1 import session as ks_session
+    from nova import context
+
+    auth = v3.Password(auth_url=state['keystone_url'], **state['users'][user])
+    access = auth.get_access(ks_session.Session(auth=auth))
+    return context.RequestContext(
+        user_id=access.user_id, project_id=access.project_id,
+        auth_token=access.auth_token, roles=access.role_names,
+        service_catalog=v2_catalog(access))
 
 
 def stack_state(home):

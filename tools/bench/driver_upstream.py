@@ -15,31 +15,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 
-def _v2_catalog(access):
-    """The v3 catalog of a token in the v2 layout Nova's API receives."""
-    out = []
-    for service in access.service_catalog.catalog:
-        endpoints = {}
-        for ep in service.get('endpoints', []):
-            region = ep.get('region_id') or ep.get('region')
-            entry = endpoints.setdefault(region, {'region': region})
-            entry['%sURL' % ep['interface']] = ep['url']
-        out.append({'type': service['type'], 'name': service.get('name'),
-                    'endpoints': list(endpoints.values())})
-    return out
-
-
 def main():
     args = common.parser('Clone a Glance image with upstream Nova\'s Rbd backend'
                          ).parse_args()
     state = common.stack_state(args.stack_home)
     common.instrument(args.glance_url or [state['glance_url']])
 
-    from keystoneauth1.identity import v3
-    from keystoneauth1 import session as ks_session
-
     import nova.conf
-    from nova import context
     from nova import objects
     from nova.virt.libvirt import imagebackend
 
@@ -53,14 +35,8 @@ def main():
         conf.set_override(opt, value, group=group or None)
 
     def setup():
-        auth = v3.Password(auth_url=state['keystone_url'], **state['users'][args.user])
-        sess = ks_session.Session(auth=auth)
-        access = auth.get_access(sess)
-        ctx = context.RequestContext(
-            user_id=access.user_id, project_id=access.project_id,
-            auth_token=access.auth_token, roles=access.role_names,
-            service_catalog=_v2_catalog(access))
-        return ctx, imagebackend.Backend(use_cow=True)
+        return (common.user_context(state, args.user),
+                imagebackend.Backend(use_cow=True))
 
     def disk(backend, disk_id):
         return backend.by_name(types.SimpleNamespace(uuid=disk_id), 'disk',

@@ -388,9 +388,10 @@ def render(results, command, elapsed, quick, logs, info=None):
     page.section('How it is measured')
     page.add(
         '- Each side runs in its own processes and venv: ``tools/bench/driver_ours.py`` '
-        'calls ``imagebackend.Backend(CONF).by_name(...).clone(context, image_id)``; '
-        '``tools/bench/driver_upstream.py`` calls upstream\'s ``Rbd.clone`` with a '
-        'RequestContext built from a real Keystone token. Both act as the stack\'s '
+        'calls ``imagebackend.Backend(use_cow=True).by_name(instance, \'disk\', '
+        '\'rbd\').clone(context, image_id)`` of nova 34.0.0 with the series applied; '
+        '``tools/bench/driver_upstream.py`` calls the same on nova 34.0.0 as released. '
+        'Both build the RequestContext from a real Keystone token. Both act as the stack\'s '
         '``admin`` user except in the member scenario (``demo``).',
         '- Upstream only finds RBD locations when Glance shows them. The stack\'s Glance '
         'keeps ``show_multiple_locations`` and ``show_image_direct_url`` false; so the '
