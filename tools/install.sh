@@ -93,12 +93,14 @@ venv() {
           | sha1sum | cut -c1-12)
   [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "$want" ] && return 0
   echo "install: building the $name venv"
+  local t0=$SECONDS
   rm -rf "$dir"
   if [ "$site" = 1 ]; then /usr/bin/python3 -m venv --system-site-packages "$dir"
   else /usr/bin/python3 -m venv "$dir"; fi
   "$dir/bin/pip" install -q --upgrade pip
   "$dir/bin/pip" install -q "$@"
   echo "$want" > "$dir/.installed"
+  echo "install: built the $name venv in $(( SECONDS - t0 )) s"
 }
 
 # Debian's python3-openssl (seen through system site-packages) is too old for

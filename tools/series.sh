@@ -42,8 +42,8 @@ TREE=$TOP/.stack/series/nova
 install_tree() {
   [ -x "$VENV/bin/pip" ] || return 0
   local want
-  want=$(cat "$TREE/setup.cfg" "$TREE/pyproject.toml" "$VENV/.installed" \
-         2>/dev/null | sha1sum | cut -c1-12)
+  want=$( { cat "$TREE/setup.cfg" "$TREE/pyproject.toml" "$VENV/.installed" \
+           2>/dev/null || true; } | sha1sum | cut -c1-12)
   [ -f "$VENV/.series-installed" ] && \
     [ "$(cat "$VENV/.series-installed")" = "$want" ] && return 0
   echo "series: installing $TREE into $VENV (editable)"
