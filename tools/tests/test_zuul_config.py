@@ -1,20 +1,36 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Checks of .zuul.yaml that need no Zuul: every name it uses must resolve.
 
 Zuul only reports a missing playbook or a misspelt parent when the job runs; these
 tests catch them on every change, together with the settings the multistore job
 depends on (a file default store, an RBD store Nova copies into, raw conversion).
+
+Run by ``tools/check-docs.sh`` (step ``zuul``) with the nova venv, from this
+directory so that ``nova`` is the installed series tree::
+
+    cd tools/tests && ../../.stack/venv/nova/bin/python -m unittest test_zuul_config
 """
 
 import configparser
+import json
 import os
 import re
 
 import testtools
 import yaml
 
-from nova.conf import opts as conf_opts
-
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 
 # Jobs defined outside this tree, which .zuul.yaml may name as parents or run as is.
 # Each maps to the tox env it runs here (None: not a tox job).
@@ -25,13 +41,15 @@ UPSTREAM_JOBS = {
     'openstack-tox-pep8': 'pep8',
     # openstack/openstack-zuul-jobs: sphinx docs through tox.
     'openstack-tox-docs': 'docs',
-    # openstack/openstack-zuul-jobs: reno release notes through tox.
-    'build-openstack-releasenotes': 'releasenotes',
     # openstack/devstack-plugin-ceph: devstack + Ceph (Glance, Nova, Cinder on RBD)
     # running tempest.
     'devstack-plugin-ceph-tempest-py3': None,
 }
 
+# A path of this repository as comments and descriptions write them.
+REPO_PATH_RE = re.compile(
+    r'(?<![\w/.$-])((?:nova|doc|tools|playbooks|releasenotes)/[\w./-]*'
+    r'\.(?:py|rst|sh|yaml|txt))\b')
 PLAYBOOK_KEYS = ('pre-run', 'run', 'post-run', 'cleanup-run')
 RECOMMENDED_COPY_IMAGE_RULE = 'role:admin or role:service'
 
@@ -143,6 +161,21 @@ class ZuulConfigTestCase(testtools.TestCase):
                         self.assertTrue(play.get('tasks'), path)
         self.assertGreater(seen, 0)
 
+    def test_repository_paths_named_exist(self):
+        # Comments and descriptions name files of this repository; a move
+        # must not leave them pointing at nothing.
+        sources = ['.zuul.yaml'] + sorted(
+            os.path.relpath(os.path.join(d, f), TOP)
+            for d, _, files in os.walk(os.path.join(TOP, 'playbooks'))
+            for f in files if f.endswith(('.yaml', '.yml')))
+        for source in sources:
+            with open(os.path.join(TOP, source)) as f:
+                text = f.read()
+            for path in set(REPO_PATH_RE.findall(text)):
+                self.assertTrue(os.path.exists(os.path.join(TOP, path)),
+                                '%s names %s, which does not exist'
+                                % (source, path))
+
     def test_irrelevant_files_are_regexes(self):
         for name, job in self.jobs.items():
             for pattern in job.get('irrelevant-files', []):
@@ -196,6 +229,10 @@ class MultistoreJobTestCase(testtools.TestCase):
         self.assertFalse(self.vars['devstack_localrc']['GLANCE_SHOW_MULTIPLE_LOCATIONS'])
 
     def test_nova_options_exist(self):
+        # The series tree's options: upstream's plus 01-conf-options.
+        from nova.conf import opts as conf_opts
+        from nova.conf import rbd_glance_copy  # noqa: F401  the series' own
+
         registered = {group.name if hasattr(group, 'name') else group:
                       {opt.dest for opt in opts}
                       for group, opts in conf_opts.list_opts()}
@@ -204,6 +241,25 @@ class MultistoreJobTestCase(testtools.TestCase):
             for option in values:
                 self.assertIn(option.replace('-', '_'), registered[group],
                               '[%s] %s is not an option of this tree' % (group, option))
+
+    def test_service_credentials_for_the_copy(self):
+        # copy_credentials = service fails every copy unless [service_user]
+        # has keystoneauth credentials.
+        conf = self.post['$NOVA_CPU_CONF']
+        if conf.get('glance', {}).get('copy_credentials') in ('service', None):
+            service_user = conf.get('service_user', {})
+            for option in ('auth_type', 'auth_url', 'username', 'password'):
+                self.assertIn(option, service_user)
+
+    def test_series_applied_to_devstack_nova(self):
+        self.assertIn('playbooks/ceph-multistore/apply-series.yaml',
+                      _as_list(self.job['pre-run']))
+        nova = [p for p in self.job.get('required-projects', [])
+                if isinstance(p, dict) and p.get('name') == 'openstack/nova']
+        self.assertEqual(1, len(nova))
+        with open(os.path.join(TOP, 'tools', 'series', 'base.json')) as f:
+            version = json.load(f)['version']
+        self.assertEqual(version, str(nova[0]['override-checkout']))
 
     def test_runs_compute_tests(self):
         self.assertTrue(re.match(self.vars['tempest_test_regex'],
