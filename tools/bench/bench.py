@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Ours against upstream Nova on one stack, in one run; prints and writes the report.
 
 Run by ``tools/bench/run.sh`` (which starts and stops the stack) with this tree's venv::
@@ -329,7 +341,7 @@ def main():
                    help='10 hot clones and 64 MiB images only')
     p.add_argument('--only', action='append',
                    choices=('hot', 'cold', 'concurrent', 'member', 'failure'))
-    p.add_argument('--rst', default=os.path.join(TOP, 'doc', 'source', 'contributor',
+    p.add_argument('--rst', default=os.path.join(TOP, 'doc', 'project',
                                                  'benchmark.rst'))
     p.add_argument('--no-rst', action='store_true')
     p.add_argument('--command', default='tools/bench/run.sh',

@@ -1,10 +1,22 @@
 #!/bin/bash
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+#
 # tools/bench/run.sh [bench.py options]  (what `tox -e bench` runs)
 #
 # Ours against upstream Nova on one stack: builds the upstream venv if missing, starts
 # a stack of its own (NOVA_STACK_HOME=/tmp/stack-bench, ports from 21000 unless set),
 # runs tools/bench/bench.py, which prints the table and writes
-# doc/source/contributor/benchmark.rst, and always stops the stack.
+# doc/project/benchmark.rst, and always stops the stack.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
