@@ -284,9 +284,9 @@ def check_store(image_id, store, detail, local_fsid):
 
 def check_bootable(view):
     """Raise if the image can never be cloned, whatever the stores say."""
-    if view.status != 'active':
-        raise ImageNotReady(image_id=view.image_id,
-                            status=view.status or 'in no known state')
+    # No status at all is not Glance's answer: the locations decide then.
+    if view.status and view.status != 'active':
+        raise ImageNotReady(image_id=view.image_id, status=view.status)
     if view.disk_format not in CLONEABLE_FORMATS:
         raise ImageNotRaw(image_id=view.image_id,
                           disk_format=view.disk_format or 'unset')

@@ -45,6 +45,7 @@ import nova.conf
 from nova import exception
 from nova.image import glance_multistore
 from nova.storage import rbd_multistore
+from nova.storage import rbd_utils
 from nova import utils
 from nova.virt.libvirt import image_copy
 from nova.virt.libvirt import imagebackend
@@ -326,7 +327,13 @@ class Rbd(imagebackend.Rbd):
                  clock=None, sleep=None):
         super().__init__(instance=instance, disk_name=disk_name, path=path,
                          disk_info_mapping=disk_info_mapping)
-        self.driver = rbd_driver or rbd_multistore.RBDDriver()
+        if rbd_driver is not None:
+            self.driver = rbd_driver
+        elif type(self.driver) is rbd_utils.RBDDriver:
+            # The same settings plus the multi-store reads. When
+            # rbd_utils.RBDDriver itself was replaced (upstream's unit tests
+            # fake the cluster that way), what it built is kept.
+            self.driver = rbd_multistore.RBDDriver()
         self._instance = instance
         self._glance_api = glance_api
         self._clock = clock or time.monotonic

@@ -175,6 +175,9 @@ class TestCheckBootable(test.NoDBTestCase):
         self.assertIsInstance(e, exception.ImageUnacceptable)
         self.assertIn('queued', str(e))
 
+    def test_no_status_is_left_to_the_locations(self):
+        ic.check_bootable(ic.ImageView.from_image({'disk_format': 'raw'}))
+
     def test_qcow2_is_refused_with_the_fix(self):
         e = self.assertRaises(ic.ImageNotRaw, ic.check_bootable,
                               view(disk_format='qcow2'))

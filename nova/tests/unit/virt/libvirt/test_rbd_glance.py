@@ -114,6 +114,11 @@ class TestHotPath(RbdGlanceTestCase):
         self.assertEqual('vms', rbd.driver.pool)
         self.assertEqual(uuids.instance + '_disk', rbd.rbd_name)
 
+    def test_a_replaced_upstream_driver_class_is_kept(self):
+        with mock.patch.object(rbd_utils, 'RBDDriver') as mock_driver:
+            rbd = rbd_glance.Rbd(instance=self.instance, disk_name='disk')
+        self.assertIs(mock_driver.return_value, rbd.driver)
+
     def test_backend_hands_out_the_subclass_for_rbd(self):
         backend = imagebackend.Backend(False)
         self.assertIs(rbd_glance.Rbd, backend.backend('rbd'))
