@@ -182,7 +182,8 @@ class ImageView:
             stores=split_stores(_image_value(image, 'stores')),
             importing=split_stores(
                 _image_value(image, 'os_glance_importing_to_stores')),
-            failed=split_stores(_image_value(image, 'os_glance_failed_import')),
+            failed=split_stores(
+                _image_value(image, 'os_glance_failed_import')),
             task_id=_image_value(image, 'os_glance_import_task') or '',
         )
 
@@ -416,9 +417,9 @@ def observe(state, view, now, task=None):
     # A failure recorded before this host asked for a copy belongs to an
     # earlier attempt (another boot, another host, before the store was
     # repaired): it is a reason to ask, not a failure of this boot.
-    if (state.store in view.failed and task is not None and state.requests
-            and task.status == 'failure'
-            and task.task_id not in state.failed_tasks):
+    if (state.store in view.failed and task is not None and
+            state.requests and task.status == 'failure' and
+            task.task_id not in state.failed_tasks):
         failures = len(state.failed_tasks) + 1
         changes.update(
             failed_tasks=state.failed_tasks | {task.task_id},
@@ -506,14 +507,14 @@ def stalled_for(state, now):
 
 def _stall(state, now):
     stalled = stalled_for(state, now)
-    if (stalled >= state.stall_timeout
-            and now - state.stall_warned_at >= state.stall_timeout):
+    if (stalled >= state.stall_timeout and
+            now - state.stall_warned_at >= state.stall_timeout):
         return stalled
     return None
 
 
 def decide(state, view, now, location=None, task=None):
-    """The next step while waiting for ``view`` to gain a location in our store.
+    """The next step while waiting for the image to reach our store.
 
     ``view`` is the latest read of the image; ``location`` is a location in
     this cluster, when the last read found one; ``task`` is the newest
@@ -527,15 +528,16 @@ def decide(state, view, now, location=None, task=None):
     except exception.ImageUnacceptable as e:
         return Step(Action.FAIL, str(e), error=e)
 
-    if (state.listed_at is not None and store in view.stores
-            and now - state.listed_at >= LOCATION_GRACE):
-        return Step(Action.FAIL, 'no readable location', error=ImageNotCloneable(
+    if (state.listed_at is not None and store in view.stores and
+            now - state.listed_at >= LOCATION_GRACE):
+        error = ImageNotCloneable(
             image_id=view.image_id,
             reason=_('Glance lists it in store %s but returns no location in '
                      'this cluster. Nova reads locations with Glance\'s '
                      'locations API, which needs the service or admin role: '
                      'configure Nova\'s [service_user] credentials (see '
-                     '[glance] copy_credentials)') % store))
+                     '[glance] copy_credentials)') % store)
+        return Step(Action.FAIL, 'no readable location', error=error)
     if now >= state.deadline:
         return Step(Action.FAIL, 'timed out',
                     error=timeout_error(state, view, now))
@@ -586,8 +588,8 @@ def decide(state, view, now, location=None, task=None):
     if view.task_id:
         return wait('another import (task %s) holds the image'
                     % view.task_id, delay)
-    if (state.requested_at is not None
-            and now - state.requested_at < ACCEPT_GRACE):
+    if (state.requested_at is not None and
+            now - state.requested_at < ACCEPT_GRACE):
         return wait('copy requested, waiting for Glance to start it',
                     min(delay, FIRST_POLL))
     return Step(Action.REQUEST_COPY, 'store %s lacks the image' % store,

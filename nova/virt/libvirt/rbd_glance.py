@@ -367,8 +367,10 @@ class Rbd(imagebackend.Rbd):
                 return self._clone_location(location, image_id)
             reasons.append('%s: %s' % (location.url, why))
         view = image_copy.ImageView.from_image(image, image_id)
-        if store and copy_to_store and (not reasons
-                                        or store not in view.stores):
+        # A location of our store that cannot be cloned is not mended by
+        # copying: Glance would answer that the image is there already.
+        in_store = bool(reasons) and store in view.stores
+        if store and copy_to_store and not in_store:
             location = self.copy_to_store(context, image)
             why = self.driver.why_not_cloneable(location, image)
             if why is not None:
