@@ -42,14 +42,23 @@ TREE=$TOP/.stack/series/nova
 install_tree() {
   [ -x "$VENV/bin/pip" ] || return 0
   local want
-  want=$( { cat "$TREE/setup.cfg" "$TREE/pyproject.toml" "$VENV/.installed" \
-           2>/dev/null || true; } | sha1sum | cut -c1-12)
+  want=$( { echo compat; cat "$TREE/setup.cfg" "$TREE/pyproject.toml" \
+           "$VENV/.installed" 2>/dev/null || true; } | sha1sum | cut -c1-12)
   [ -f "$VENV/.series-installed" ] && \
     [ "$(cat "$VENV/.series-installed")" = "$want" ] && return 0
   echo "series: installing $TREE into $VENV (editable)"
   # pbr: the version is the release's; no AUTHORS/ChangeLog from git history.
-  PBR_VERSION=34.0.0 SKIP_GENERATE_AUTHORS=1 SKIP_WRITE_GIT_CHANGELOG=1 \
-    "$VENV/bin/pip" install -q --no-deps -e "$TREE"
+  # editable_mode=compat: a .pth puts the tree on sys.path, so the tree's
+  # nova (a regular package) wins over any nova/ directory without an
+  # __init__.py in the current directory, such as this repository's.
+  local out
+  if ! out=$(PBR_VERSION=34.0.0 SKIP_GENERATE_AUTHORS=1 \
+             SKIP_WRITE_GIT_CHANGELOG=1 "$VENV/bin/pip" install -q --no-deps \
+             -e "$TREE" --config-settings editable_mode=compat 2>&1); then
+    echo "$out" >&2
+    echo "series: pip install -e $TREE failed" >&2
+    return 1
+  fi
   echo "$want" > "$VENV/.series-installed"
 }
 

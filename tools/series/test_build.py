@@ -322,9 +322,10 @@ class SeriesTestCase(unittest.TestCase):
         self.write('nova/virt/short.py', ''.join(lines[:7]))
         self.write('doc/source/index.rst', 'Ours\n')
         self.write('README.rst', 'Ours\n')
+        self.write('LICENSE', UPSTREAM_TEXT)
         problems = self.series.check_upstream(
             paths=['nova/virt/copied.py', 'nova/virt/short.py',
-                   'doc/source/index.rst', 'README.rst'])
+                   'doc/source/index.rst', 'README.rst', 'LICENSE'])
         self.assertEqual(2, len(problems), problems)
         self.assertIn('shadows upstream: doc/source/index.rst', problems[0])
         self.assertIn('nova/virt/copied.py line 2 shares 8+ lines with '
