@@ -727,10 +727,11 @@ class Series(object):
         return sorted(written)
 
     def status(self):
-        log('base:    %s (sha256 %s...)' % (self.base['sdist'],
-                                          self.base['sha256'][:16]))
-        log('sdist:   %s%s' % (self.rel(self.sdist_path), '' if os.path.exists(
-            self.sdist_path) else ' (not downloaded yet)'))
+        log('base:    %s (sha256 %s...)' % (
+            self.base['sdist'], self.base['sha256'][:16]))
+        missing = not os.path.exists(self.sdist_path)
+        log('sdist:   %s%s' % (self.rel(self.sdist_path),
+                               ' (not downloaded yet)' if missing else ''))
         specs = self.read_commits()
         manifest = self.read_manifest()
         built = {c['dir']: c for c in (manifest or {}).get('commits', [])}
@@ -867,8 +868,8 @@ def main(argv=None):
         elif args.command == 'export':
             with series.locked():
                 patches = series.export()
-            log('series: %d patches in %s' % (len(patches),
-                                               series.rel(series.patches)))
+            log('series: %d patches in %s' % (
+                len(patches), series.rel(series.patches)))
         elif args.command == 'test-am':
             series.test_am()
         elif args.command == 'status':
