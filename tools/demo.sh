@@ -1,131 +1,102 @@
 #!/bin/bash
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 #
-# tools/demo.sh [--down]: Glance multistore copy-on-demand, end to end, on the real stack.
+# tools/demo.sh [--down]: Glance multistore copy-on-boot, end to end, through a real
+# Nova cloud (nova-api, scheduler, conductor, two nova-computes) on the live stack.
 #
-#   1. brings the stack up (two Ceph sites, Keystone, Glance, libvirt: tools/stack.sh up);
-#   2. uploads the bootable test image to Glance's file store `central` and boots it on
-#      compute-a: Glance copies it into `site_a` (Ceph A), Nova clones it, the guest
-#      prints its marker on the serial console;
-#   3. uploads a second image to `site_a` only and boots it on compute-b: Glance copies
-#      it RBD -> RBD into `site_b` (Ceph B);
-#   4. boots the first image again on compute-a: it is local now, no copy;
-#   5. prints one line per boot (copy or not, time, the disk's parent, where the image
-#      lives now), destroys its guests and leaves the stack running (--down stops it).
+#   1. installs what is missing (tools/install.sh) and brings the stack up with its
+#      Nova cloud (tools/stack.sh up, NOVA_STACK_CLOUD=1): compute-a on site_a's Ceph
+#      (availability zone site_a), compute-b on site_b's (zone site_b);
+#   2. uploads the bootable test image to Glance's file store `central` only;
+#   3. `openstack server create --nic none --availability-zone site_a --wait`, then
+#      site_b: each server must be ACTIVE, print the boot marker on its console, the
+#      image must have gained the site's store and the root disk must be an RBD clone
+#      (`rbd info vms/<uuid>_disk` names the parent);
+#   4. a hot boot on site_a (the image is there now: no copy);
+#   5. a second image, booted on both sites at the same moment;
+#   6. `openstack server delete --wait` for every server: no disk left in either
+#      vms pool, no domain left in either compute's libvirtd;
+#   7. prints a summary table with times, leaves the stack running (--down stops it).
 #
-# Honours NOVA_STACK_HOME and NOVA_STACK_PORT_BASE like tools/stack.sh. Boots run as the
-# unprivileged `demo` user; the copies are made with Nova's service credentials.
+# Honours NOVA_STACK_HOME and NOVA_STACK_PORT_BASE like tools/stack.sh (and its other
+# knobs). DEMO_NO_INSTALL=1 skips tools/install.sh. Runs as the stack's admin user
+# (upstream Nova copies images with the user's token and Glance's copy_image policy
+# is admin-only). Exit status 1 if any check failed.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-VENV=$TOP/.stack/venv/nova
 DOWN=0
 for arg in "$@"; do
   case $arg in
     --down) DOWN=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '13,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--down]" >&2; exit 2 ;;
   esac
 done
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 
-say "Installing what is missing (tools/install.sh)"
-"$TOP/tools/install.sh"
-say "Starting the stack (tools/stack.sh up)"
-"$TOP/tools/stack.sh" up
+if [ "${DEMO_NO_INSTALL:-0}" != 1 ]; then
+  say "Installing what is missing (tools/install.sh)"
+  "$TOP/tools/install.sh"
+fi
+say "Starting the stack with its Nova cloud (tools/stack.sh up)"
+T_UP=$(now)
+NOVA_STACK_CLOUD=1 "$TOP/tools/stack.sh" up
+UP_S=$(since "$T_UP")
 
-STACK_HOME=${NOVA_STACK_HOME:-$TOP/.stack}
-STATE=$STACK_HOME/run/stack.json
+eval "$("$TOP/tools/stack.sh" env admin)"
+STATE=$NOVA_STACK_HOME/run/stack.json
+# What the demo needs from the stack's state, as shell variables.
+eval "$(python3 - "$STATE" <<'EOF'
+import json, shlex, sys
+s = json.load(open(sys.argv[1]))
+c = s['cloud']
+out = {'BOOT_IMAGE': s['boot_image'], 'MARKER': s['boot_marker'],
+       'FLAVOR': c['flavor'], 'VENV': c['nova_venv']}
+for host, h in c['computes'].items():
+    site = h['site']
+    key = site.upper()
+    out['AZ_' + key] = h['availability_zone']
+    out['URI_' + key] = h['libvirt_uri']
+    out['CEPH_' + key] = s['sites'][site]['admin_conf']
+    out['HOST_' + key] = host
+for k, v in out.items():
+    print('%s=%s' % (k, shlex.quote(str(v))))
+EOF
+)"
+export PATH=$VENV/bin:$PATH
+OSC=(openstack --os-compute-api-version 2.37)
 WORK=$(mktemp -d /tmp/nova-demo.XXXXXX)
-GUESTS=()
+IMAGES=(); FAILED=0
+# boot() may run in background subshells: it records servers, rows and failures
+# in files, one line each.
+SERVERS=$WORK/servers ROWS=$WORK/rows FAILS=$WORK/failed
+: > "$SERVERS"; : > "$ROWS"; : > "$FAILS"
 cleanup() {
-  for g in "${GUESTS[@]}"; do
-    boot "${g%%:*}" destroy "${g#*:}" >/dev/null 2>&1 || true
-  done
+  while read -r s <&3; do
+    "${OSC[@]}" server delete --wait "$s" >/dev/null 2>&1 || true
+  done 3< "$SERVERS"
+  for i in "${IMAGES[@]}"; do openstack image delete "$i" >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# The values the demo needs from the stack's state file, as shell variables.
-eval "$("$VENV/bin/python" - "$STATE" <<'EOF'
-import json, shlex, sys
-s = json.load(open(sys.argv[1]))
-u = s['users']['demo']
-out = {
-    'OS_AUTH_URL': s['keystone_url'], 'OS_USERNAME': u['username'],
-    'OS_PASSWORD': u['password'], 'OS_PROJECT_NAME': u['project_name'],
-    'OS_USER_DOMAIN_NAME': u['user_domain_name'],
-    'OS_PROJECT_DOMAIN_NAME': u['project_domain_name'],
-    'CONF_A': s['computes']['compute-a']['nova_conf'],
-    'CONF_B': s['computes']['compute-b']['nova_conf'],
-    'PREFIX': s['prefix'], 'BOOT_IMAGE': s['boot_image'], 'MARKER': s['boot_marker'],
-}
-for k, v in out.items():
-    print('%s=%s' % (k, shlex.quote(str(v))))
-print('export OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME '
-      'OS_USER_DOMAIN_NAME OS_PROJECT_DOMAIN_NAME')
-EOF
-)"
-export OS_IMAGE_API_VERSION=2 OS_INTERFACE=public
-
-# Guests carry the stack's prefix so that `tools/stack.sh down` finds any leftovers.
-printf '[DEFAULT]\ninstance_name_template = %s%%(host)s-%%(uuid)s\n' "$PREFIX" \
-  > "$WORK/names.conf"
-
-# boot COMPUTE ARGS...: nova-rbd-boot with that compute's nova.conf.
-boot() {
-  local compute=$1; shift
-  local conf=$CONF_A
-  [ "$compute" = compute-b ] && conf=$CONF_B
-  "$VENV/bin/nova-rbd-boot" --config-file "$conf" --config-file "$WORK/names.conf" "$@"
-}
-
-# Values from glanceclient's table output: `| key | value |`.
-table_value() { awk -F'|' -v k="$1" '{gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3)}
-  $2 == k {print $3}'; }
-
-upload() {  # upload NAME STORE -> image id
-  "$VENV/bin/glance" image-create --name "$1" --disk-format raw --container-format bare \
-    --file "$DISK" --store "$2" | table_value id
-}
-
-stores_of() { "$VENV/bin/glance" image-show "$1" | table_value stores; }
-
-ROWS=()
-# run_boot LABEL COMPUTE IMAGE: boot, show progress (INFO log lines), record a table row.
-run_boot() {
-  local label=$1 compute=$2 image=$3 out
-  say "$label: boot image $image on $compute"
-  out=$WORK/boot.$RANDOM
-  local t0 t1
-  t0=$(date +%s.%N)
-  local rc=0
-  boot "$compute" boot --image "$image" --root-gb 1 --name "demo-$RANDOM" \
-    --wait-marker "$MARKER" 2> >(grep --line-buffered -E 'opy|Cloned|Waiting|ERROR' \
-    | sed -u 's/^/   log: /' >&2) | tee "$out" || rc=$?
-  t1=$(date +%s.%N)
-  field() { awk -F': ' -v k="$1" '$1 == k {print $2}' "$out"; }
-  [ -n "$(field uuid)" ] && GUESTS+=("$compute:$(field uuid)")
-  if [ "$rc" != 0 ]; then echo "boot failed (exit $rc)" >&2; exit "$rc"; fi
-  ROWS+=("$(printf '%-24s %-10s %-9s %7.2f %8s  %-50s %s' "$label" "$compute" \
-    "$(field copied_to_store)" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "$(field marker_seconds)" \
-    "$(field parent)" "$(field image_stores)")")
-}
-
 # Glance 33 refuses an MBR without a partition entry ("Image failed safety checks");
 # give the test disk one (the BIOS ignores the table, so it boots the same).
 DISK=$WORK/disk.raw
-"$VENV/bin/python" - "$BOOT_IMAGE" "$DISK" <<'EOF'
+python3 - "$BOOT_IMAGE" "$DISK" <<'EOF'
 import sys
 disk = bytearray(open(sys.argv[1], 'rb').read())
 if not any(disk[446:510]):
@@ -135,38 +106,123 @@ if not any(disk[446:510]):
 open(sys.argv[2], 'wb').write(disk)
 EOF
 
-say "Uploading the bootable test image to Glance store central (file)"
-IMG1=$(upload demo-central central)
+upload() {  # upload NAME -> image id, in store central only
+  glance image-create --name "$1" --disk-format raw --container-format bare \
+    --visibility public --file "$DISK" --store central \
+    | awk -F'|' '{gsub(/ /, "", $2); gsub(/ /, "", $3)} $2 == "id" {print $3}'
+}
+stores_of() {
+  glance image-show "$1" | awk -F'|' '{gsub(/ /, "", $2); gsub(/ /, "", $3)}
+    $2 == "stores" {print $3}'
+}
+
+# boot LABEL SITE IMAGE: create and wait, then check marker, stores and clone.
+boot() {
+  local label=$1 site=$2 image=$3 key=${2^^} name id status host t0 active marker_s
+  local stores parent result=OK
+  local az_var=AZ_$key ceph_var=CEPH_$key
+  name=demo-$site-$RANDOM
+  t0=$(now)
+  id=$("${OSC[@]}" server create --image "$image" --flavor "$FLAVOR" --nic none \
+       --availability-zone "${!az_var}" --wait -f value -c id "$name" 2>"$WORK/$name.err") || true
+  if [ -z "$id" ]; then
+    id=$("${OSC[@]}" server show -f value -c id "$name" 2>/dev/null || true)
+  fi
+  [ -n "$id" ] && echo "$id" >> "$SERVERS"
+  active=$(since "$t0")
+  status=$("${OSC[@]}" server show -f value -c status "$id" 2>/dev/null || echo MISSING)
+  host=$("${OSC[@]}" server show -f value -c OS-EXT-SRV-ATTR:host "$id" 2>/dev/null || true)
+  marker_s=-
+  if [ "$status" = ACTIVE ]; then
+    local t1; t1=$(now)
+    for _ in $(seq 90); do
+      if "${OSC[@]}" console log show "$id" 2>/dev/null | grep -q "$MARKER"; then
+        marker_s=$(since "$t1"); break
+      fi
+      sleep 1
+    done
+    [ "$marker_s" = - ] && result="FAIL(no marker)"
+  else
+    result="FAIL($status)"
+    echo "   fault: $("${OSC[@]}" server show -f json -c fault "$id" 2>/dev/null \
+      | python3 -c 'import json,sys; print((json.load(sys.stdin).get("fault") or {}).get("message", "?")[:400])' \
+      2>/dev/null || cat "$WORK/$name.err")"
+  fi
+  stores=$(stores_of "$image" || true)
+  case ",$stores," in *",$site,"*) ;; *) [ "$result" = OK ] && result="FAIL(store)" ;; esac
+  parent=$(rbd -c "${!ceph_var}" info "vms/${id}_disk" 2>/dev/null \
+           | awk '$1 == "parent:" {print $2}' || true)
+  [ -n "$parent" ] || { parent=-; [ "$result" = OK ] && result="FAIL(no clone)"; }
+  [ "$result" = OK ] || echo "$label" >> "$FAILS"
+  echo "   $label: $name $id $status on ${host:--} after $active s, marker +$marker_s s," \
+       "image in [$stores], disk parent $parent: $result"
+  printf '%-26s %-7s %-10s %-7s %8s %8s  %-22s %-58s %s\n' "$label" "$site" \
+    "${host:--}" "$status" "$active" "$marker_s" "$stores" "$parent" "$result" >> "$ROWS"
+}
+
+say "Uploading the bootable test image to Glance store central (file) only"
+IMG1=$(upload demo-central-1); IMAGES+=("$IMG1")
 echo "image $IMG1 in stores: $(stores_of "$IMG1")"
 
-run_boot "cold, central->site_a" compute-a "$IMG1"
+say "Cold boot on site_a: Glance copies central -> site_a, Nova clones it"
+boot "cold, central->site_a" site_a "$IMG1"
+say "Cold boot on site_b: the image is in central and site_a, not site_b"
+boot "cold, ->site_b" site_b "$IMG1"
+say "Hot boot on site_a: the image is there already"
+boot "hot, site_a" site_a "$IMG1"
 
-say "Uploading a second image to store site_a only (Ceph A)"
-IMG2=$(upload demo-site-a site_a)
-echo "image $IMG2 in stores: $(stores_of "$IMG2")"
+say "A second image, booted on both sites at the same moment"
+IMG2=$(upload demo-central-2); IMAGES+=("$IMG2")
+boot "concurrent, ->site_a" site_a "$IMG2" > "$WORK/conc-a.out" 2>&1 &
+PA=$!
+boot "concurrent, ->site_b" site_b "$IMG2" > "$WORK/conc-b.out" 2>&1 &
+PB=$!
+wait $PA || true; wait $PB || true
+cat "$WORK/conc-a.out" "$WORK/conc-b.out"
 
-run_boot "cold, site_a->site_b" compute-b "$IMG2"
-run_boot "hot, already in site_a" compute-a "$IMG1"
-
-say "Guests on compute-a (nova-rbd-boot list)"
-boot compute-a list
-say "Guests on compute-b"
-boot compute-b list
+say "Deleting every demo server (openstack server delete --wait)"
+DEL_ROWS=()
+while read -r id <&3; do
+  t0=$(now)
+  if "${OSC[@]}" server delete --wait "$id" 2>"$WORK/del.err"; then
+    DEL_ROWS+=("deleted $id in $(since "$t0") s")
+  else
+    DEL_ROWS+=("delete of $id FAILED: $(tail -1 "$WORK/del.err")"); FAILED=1
+  fi
+done 3< "$SERVERS"
+: > "$SERVERS"
+printf '   %s\n' "${DEL_ROWS[@]}"
+LEFT=""
+for key in SITE_A SITE_B; do
+  ceph_var=CEPH_$key; uri_var=URI_$key
+  disks=$(rbd -c "${!ceph_var}" ls vms 2>/dev/null | grep -c _disk || true)
+  doms=$(virsh -c "${!uri_var}" list --all --name 2>/dev/null | grep -c . || true)
+  echo "   ${key,,}: $disks disks in vms, $doms domains in its compute's libvirtd"
+  [ "$disks" = 0 ] && [ "$doms" = 0 ] || { LEFT="$LEFT ${key,,}"; FAILED=1; }
+done
+for i in "${IMAGES[@]}"; do openstack image delete "$i" >/dev/null 2>&1 || true; done
+IMAGES=()
 
 say "Summary"
-printf '%-24s %-10s %-9s %7s %8s  %-50s %s\n' BOOT HOST COPIED_TO TOTAL_S MARKER_S \
-  "ROOT DISK PARENT" "IMAGE NOW IN STORES"
-printf '%s\n' "${ROWS[@]}"
-
-say "Destroying the demo guests"
-for g in "${GUESTS[@]}"; do boot "${g%%:*}" destroy "${g#*:}"; done
-GUESTS=()
+python3 - "$STATE" "$UP_S" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print('tools/stack.sh up: %s s (this stack started in %s s, its cloud in %s s)'
+      % (sys.argv[2], s['timings']['total'], s['cloud']['timings']['total']))
+EOF
+printf '%-26s %-7s %-10s %-7s %8s %8s  %-22s %-58s %s\n' BOOT AZ HOST STATUS ACTIVE_S \
+  MARKER_S "IMAGE STORES AFTER" "ROOT DISK PARENT" RESULT
+cat "$ROWS"
+if [ -z "$LEFT" ]; then echo "deletes: nothing left (no disk in vms, no domain)"
+else echo "deletes: leftovers on$LEFT"; fi
 
 if [ "$DOWN" = 1 ]; then
   say "Stopping the stack"
   "$TOP/tools/stack.sh" down
 else
   say "The stack is still running"
-  echo "Stop it with: NOVA_STACK_HOME=$STACK_HOME" \
-       "NOVA_STACK_PORT_BASE=${NOVA_STACK_PORT_BASE:-17000} $TOP/tools/stack.sh down"
+  echo "Stop it with: NOVA_STACK_HOME=$NOVA_STACK_HOME" \
+       "NOVA_STACK_PORT_BASE=$NOVA_STACK_PORT_BASE $TOP/tools/stack.sh down"
 fi
+[ -s "$FAILS" ] && FAILED=1
+exit $FAILED
