@@ -369,8 +369,10 @@ class WaitState:
     pool_seen: bool = False
     pool_vanished: bool = False
     pool_complete: bool = False
-    # Location-only reads since the pool showed the copy complete.
+    # Location-only reads since the pool showed the copy complete, and
+    # whether one was made since the image was last read.
     confirm_polls: int = 0
+    view_stale: bool = False
     # When the last stall warning was given.
     stall_warned_at: float = None
 
@@ -393,7 +395,7 @@ def observe(state, view, now, task=None):
     ``task`` is the newest import task (only fetched when our store is
     marked failed).
     """
-    changes = {'pool_vanished': False}
+    changes = {'pool_vanished': False, 'view_stale': False}
     since = dict(state.importing_since)
     for store in view.importing:
         since.setdefault(store, now)
@@ -447,7 +449,8 @@ def observe_pool(state, pool, now):
 
 def observe_locations(state):
     """The state after a location-only read that found nothing to clone."""
-    return dataclasses.replace(state, confirm_polls=state.confirm_polls + 1)
+    return dataclasses.replace(state, confirm_polls=state.confirm_polls + 1,
+                               view_stale=True)
 
 
 def pool_unwatchable(state):
@@ -556,6 +559,10 @@ def decide(state, view, now, location=None, task=None):
         # Listed, but its location not readable yet: confirm soon.
         return wait('copy finished, waiting for Glance to register its '
                     'location', CONFIRM_POLL, Action.CONFIRM)
+    if state.view_stale:
+        # The confirm polls found nothing and the image was read before
+        # them: read it again before deciding anything else.
+        return wait('no location yet, reading the image again', 0.0)
 
     delay = poll_delay(state)
     if store in view.importing:

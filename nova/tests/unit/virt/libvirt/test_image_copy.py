@@ -364,9 +364,13 @@ class TestDecide(test.NoDBTestCase):
                          (step.action, step.delay))
         for _i in range(ic.CONFIRM_TRIES):
             s = ic.observe_locations(s)
-        # Glance still has not registered it: back to reading the image.
+        # Glance still has not registered it: read the image again at once,
+        # nothing is decided on the read from before the confirm polls.
+        step = decide(s, v, 2)
+        self.assertEqual((ic.Action.WAIT, 0.0), (step.action, step.delay))
         step = decide(observe(s, v, 2), v, 2)
         self.assertEqual(ic.Action.WAIT, step.action)
+        self.assertGreater(step.delay, 0.0)
 
     def test_store_listed_without_readable_location_fails_after_grace(self):
         v = view(stores='central,site_a')

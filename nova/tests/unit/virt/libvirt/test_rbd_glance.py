@@ -174,6 +174,17 @@ class TestCopyToStore(RbdGlanceTestCase):
         self.assertIn('Copying image img-1 to store site_a:',
                       self.stdlog.logger.output)
 
+    def test_slow_registration_after_the_pool_shows_the_copy_done(self):
+        # Glance registers the location seconds after the data is complete:
+        # the confirm polls run out and the image is read again, no new copy
+        # is asked for.
+        glance = sim.SimGlance(self.clock, copy_seconds=1.5,
+                               register_lag=4.0)
+        self.clone(self.backend(glance))
+        self.assertEqual(1, len(glance.import_log))
+        self.assertEqual(1, len(self.driver.clones))
+        self.assertLess(self.clock() - glance.registered_at['site_a'], 3.0)
+
     def test_without_store_detail_glance_alone_is_watched(self):
         rbd = self.backend(sim.SimGlance(self.clock, copy_seconds=1.5,
                                          store_detail=False))
