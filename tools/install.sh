@@ -83,14 +83,15 @@ if [ -n "${missing// /}" ]; then
 fi
 
 # venv NAME SYSTEM_SITE(0|1) PIP_ARGS...: (re)build only when the wanted set
-# changed. The marker covers the arguments and the content of every argument
-# that is a file (-r/-c lists).
+# changed. The marker covers the arguments and the lines (comments aside) of
+# every argument that is a file (-r/-c lists), not where those files are.
 venv() {
   local name=$1 site=$2; shift 2
   local dir=$VENVS/$name want a
-  want=$( { printf '%s\n' "$@"
-            for a in "$@"; do if [ -f "$a" ]; then cat "$a"; fi; done; } \
-          | sha1sum | cut -c1-12)
+  want=$( { for a in "$@"; do
+              if [ -f "$a" ]; then sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$a"
+              else printf '%s\n' "$a"; fi
+            done; } | sha1sum | cut -c1-12)
   [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "$want" ] && return 0
   echo "install: building the $name venv"
   local t0=$SECONDS
