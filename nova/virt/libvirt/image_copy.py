@@ -91,9 +91,9 @@ class ImageNotCloneable(exception.ImageUnacceptable):
 
 
 class ImageNotReady(exception.ImageUnacceptable):
-    msg_fmt = _("Image %(image_id)s is %(status)s, not active: it has no "
-                "data to clone or copy yet. Wait for its upload or import "
-                "to finish, then boot again.")
+    msg_fmt = _("Image %(image_id)s is %(status)s, not active, so it cannot "
+                "be cloned or copied. An image that is still being uploaded "
+                "or imported becomes active when that ends: boot it then.")
 
 
 class ImageNotRaw(exception.ImageUnacceptable):
@@ -293,12 +293,16 @@ def check_bootable(view):
                           disk_format=view.disk_format or 'unset')
 
 
-def no_location_reason(local_fsid, reasons=()):
+def no_location_reason(local_fsid, reasons=(), store_set=False):
     """Why an image with no cloneable location in this cluster stays so."""
     if reasons:
         return (_('its locations in this cluster cannot be cloned (%s). '
                   'Check the rbd_user\'s read access to the Glance pool')
                 % '; '.join(reasons))
+    if store_set:
+        return (_('it has no location in this cluster (%s) and no copy into '
+                  '[libvirt] images_rbd_glance_store_name was asked for')
+                % local_fsid)
     return (_('it has no location in this cluster (%s) and [libvirt] '
               'images_rbd_glance_store_name is not set. Set it to the Glance '
               'store in this cluster to have Glance copy images here')

@@ -84,6 +84,14 @@ class GlanceCopy(object):
         self.clock = clock
         self.sleep = sleep
         self.instance = instance
+        self._fsid = None
+
+    @property
+    def fsid(self):
+        """This host's cluster fsid, read once (one RADOS connection)."""
+        if self._fsid is None:
+            self._fsid = self.driver.get_cluster_fsid()
+        return self._fsid
 
     def read_image(self, context, image_id):
         """The image as the booting user sees it, checked for cloning."""
@@ -96,8 +104,8 @@ class GlanceCopy(object):
         """The image's locations in this cluster, ``store``'s first."""
         locations = self.glance.get_image_locations(context, image_id)
         return image_copy.local_locations(
-            locations, self.driver.get_cluster_fsid(),
-            rbd_multistore.parse_location, preferred_store=store)
+            locations, self.fsid, rbd_multistore.parse_location,
+            preferred_store=store)
 
     def check_store(self, context, image_id, store):
         """Refuse a store that cannot serve this host; return its pool.
@@ -111,8 +119,7 @@ class GlanceCopy(object):
                       'not checked and its pool not watched', store,
                       instance=self.instance)
             return None
-        return image_copy.check_store(image_id, store, detail,
-                                      self.driver.get_cluster_fsid())
+        return image_copy.check_store(image_id, store, detail, self.fsid)
 
     def copy(self, context, image_id, store):
         """Have Glance copy the image into ``store``; return its location.
@@ -149,7 +156,6 @@ class CopyWaiter(object):
             stall_timeout=conf.images_rbd_glance_copy_stall_timeout,
             watch_pool=bool(pool))
         self.glance_requests = 0
-        self.fsid = None
         self.view = None
         self.written_bytes = None
         self._last_progress_log = now
@@ -160,7 +166,6 @@ class CopyWaiter(object):
                  'making it local through Glance store %(store)s',
                  {'image': self.image_id, 'store': self.store},
                  instance=self.instance)
-        self.fsid = self.c.driver.get_cluster_fsid()
         step = None
         while True:
             now = self.c.clock()
@@ -224,7 +229,7 @@ class CopyWaiter(object):
         locations = self._glance(self.c.glance.get_image_locations,
                                  self.context, self.image_id)
         return image_copy.pick_local_location(
-            locations, self.fsid, rbd_multistore.parse_location,
+            locations, self.c.fsid, rbd_multistore.parse_location,
             preferred_store=self.store)
 
     def _request_copy(self, reason):
@@ -338,11 +343,14 @@ class Rbd(imagebackend.Rbd):
         self._glance_api = glance_api
         self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
+        self._glance_copy = None
 
     def _copier(self):
-        return GlanceCopy(self._glance_api or imagebackend.IMAGE_API,
-                          self.driver, self._clock, self._sleep,
-                          instance=self._instance)
+        if self._glance_copy is None:
+            self._glance_copy = GlanceCopy(
+                self._glance_api or imagebackend.IMAGE_API, self.driver,
+                self._clock, self._sleep, instance=self._instance)
+        return self._glance_copy
 
     def clone(self, context, image_id_or_uri, copy_to_store=True):
         """Make this disk a copy-on-write clone of a Glance image.
@@ -379,7 +387,7 @@ class Rbd(imagebackend.Rbd):
             return self._clone_location(location, image_id)
         raise image_copy.ImageNotCloneable(
             image_id=image_id, reason=image_copy.no_location_reason(
-                self.driver.get_cluster_fsid(), reasons))
+                copier.fsid, reasons, store_set=bool(store)))
 
     def copy_to_store(self, context, image_meta):
         """Have Glance copy the image into our store and wait for it.
@@ -421,7 +429,7 @@ def cache_image(context, image_id, glance_api=None, rbd_driver=None,
         return False
     if not store:
         raise image_copy.ImageNotCloneable(
-            image_id=image_id, reason=image_copy.no_location_reason(
-                copier.driver.get_cluster_fsid()))
+            image_id=image_id,
+            reason=image_copy.no_location_reason(copier.fsid))
     copier.copy(context, image_id, store)
     return True

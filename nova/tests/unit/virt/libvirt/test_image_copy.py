@@ -201,6 +201,8 @@ class TestCheckBootable(test.NoDBTestCase):
                       ic.no_location_reason(FSID_A))
         self.assertIn('snap gone', ic.no_location_reason(FSID_A,
                                                          ['snap gone']))
+        self.assertIn('no copy', ic.no_location_reason(FSID_A,
+                                                       store_set=True))
 
 
 class TestObserve(test.NoDBTestCase):
