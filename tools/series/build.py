@@ -22,7 +22,9 @@ series on the released nova (stdlib only, run with /usr/bin/python3):
 * ``.stack/series/nova`` is a git repository: the sdist as released (commit
   "Import nova X as released", tag ``import``), then one commit per directory
   ``tools/series/commits/NN-slug/``, in name order. Author, committer and
-  dates are fixed, so the same inputs give the same commit ids.
+  dates are fixed, so the same inputs give the same commit ids. The commits
+  are made in a second worktree, ``.stack/series/build``; the tree nova is
+  installed from moves to the new series only once it is complete.
 * A commit directory holds:
 
   ``message``
@@ -148,6 +150,7 @@ class Series(object):
         self.state = state_dir or os.path.join(top, '.stack', 'series')
         self.dist = os.path.join(self.state, 'dist')
         self.tree = os.path.join(self.state, 'nova')
+        self.work = os.path.join(self.state, 'build')
         self.patches = os.path.join(self.state, 'patches')
         self.built_file = os.path.join(self.state, '.built')
         self.import_file = os.path.join(self.state, '.import')
@@ -292,11 +295,15 @@ class Series(object):
         ).hexdigest()
 
     def reset_tree(self):
-        """The tree at its import commit: reused when it is there, else new.
+        """The build worktree at the import commit; the import made if due.
 
-        Reusing keeps the directory (and what an editable install and test
-        runs left in it under the local excludes) and takes a fraction of a
-        second; a new import takes a few seconds.
+        The repository at .stack/series/nova (the tree nova is installed
+        from) is made once per sdist; the series is built in a second
+        worktree of it, .stack/series/build, which is reset to the import
+        commit for every build (a fraction of a second). Only when the
+        series is complete does the installed tree move to it, touching
+        only the files that differ, so tests running from the tree meanwhile
+        see no half-built series.
         """
         key = self.import_key()
         try:
@@ -309,18 +316,35 @@ class Series(object):
             tagged = self.git(self.tree, 'rev-parse', '-q', '--verify',
                               'refs/tags/import^{commit}', check=False)
             if tagged == recorded.get('commit'):
-                self.git(self.tree, 'checkout', '-q', '-f', '-B', 'series',
-                         tagged)
-                self.git(self.tree, 'clean', '-q', '-f', '-f', '-d')
+                if os.path.isfile(os.path.join(self.work, '.git')):
+                    self.git(self.work, 'checkout', '-q', '-f', '--detach',
+                             tagged)
+                    self.git(self.work, 'clean', '-q', '-f', '-f', '-d')
+                else:
+                    self.add_worktree()
                 return tagged
-        if os.path.lexists(self.tree):
-            shutil.rmtree(self.tree)
+        for path in (self.tree, self.work):
+            if os.path.lexists(path):
+                shutil.rmtree(path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.import_file)
         commit = self.import_sdist(self.tree)
+        self.add_worktree()
         with open(self.import_file, 'w') as f:
             json.dump({'key': key, 'commit': commit}, f)
         return commit
+
+    def add_worktree(self):
+        if os.path.lexists(self.work):
+            shutil.rmtree(self.work)
+        self.git(self.tree, 'worktree', 'prune')
+        self.git(self.tree, 'worktree', 'add', '-q', '--detach', self.work,
+                 'import')
+
+    def publish(self, head):
+        """Move the installed tree to the built series."""
+        self.git(self.tree, 'checkout', '-q', '-f', '-B', 'series', head)
+        self.git(self.tree, 'clean', '-q', '-f', '-f', '-d')
 
     # -- our commits -----------------------------------------------------
 
@@ -504,7 +528,7 @@ class Series(object):
 
     def apply_edit(self, spec, number, edit):
         label = '%s/edits.json edit %d' % (self.rel(spec.path), number)
-        target = os.path.join(self.tree, edit['file'])
+        target = os.path.join(self.work, edit['file'])
         if not os.path.isfile(target):
             raise SeriesError('%s: file %s is not in the tree' % (
                 label, edit['file']))
@@ -548,7 +572,7 @@ class Series(object):
         where = self.rel(spec.path)
         for rel in spec.files:
             src = os.path.join(self.top, rel)
-            dst = os.path.join(self.tree, rel)
+            dst = os.path.join(self.work, rel)
             if not os.path.isfile(src):
                 raise SeriesError('%s/files: %s: no such file in the '
                                   'repository' % (where, rel))
@@ -564,17 +588,17 @@ class Series(object):
         for number, edit in enumerate(spec.edits, 1):
             self.apply_edit(spec, number, edit)
         paths = sorted(set(spec.files) | set(e['file'] for e in spec.edits))
-        self.git(self.tree, 'add', '-f', '--', *paths)
-        staged = self.git(self.tree, 'diff', '--cached', '--name-only')
+        self.git(self.work, 'add', '-f', '--', *paths)
+        staged = self.git(self.work, 'diff', '--cached', '--name-only')
         if not staged:
             raise SeriesError('%s: the commit changes nothing' % where)
         date = self.commit_date(index)
         with tempfile.NamedTemporaryFile('w', suffix='.msg') as msg:
             msg.write(spec.message)
             msg.flush()
-            self.git(self.tree, 'commit', '-q', '--cleanup=whitespace',
+            self.git(self.work, 'commit', '-q', '--cleanup=whitespace',
                      '-F', msg.name, date=date)
-        return self.git(self.tree, 'rev-parse', 'HEAD')
+        return self.git(self.work, 'rev-parse', 'HEAD')
 
     # -- state -----------------------------------------------------------
 
@@ -636,7 +660,7 @@ class Series(object):
                 commits.append({
                     'dir': spec.name, 'subject': spec.subject,
                     'commit': commit, 'export': spec.export,
-                    'tree': self.git(self.tree, 'rev-parse', 'HEAD^{tree}'),
+                    'tree': self.git(self.work, 'rev-parse', 'HEAD^{tree}'),
                     'files': spec.files,
                     'edited': sorted(set(e['file'] for e in spec.edits))})
             manifest = {
@@ -644,8 +668,9 @@ class Series(object):
                 'import': base,
                 'import_tree': self.git(self.tree, 'rev-parse',
                                         'import^{tree}'),
-                'head': self.git(self.tree, 'rev-parse', 'HEAD'),
+                'head': self.git(self.work, 'rev-parse', 'HEAD'),
                 'commits': commits}
+            self.publish(manifest['head'])
             with open(self.manifest_file, 'w') as f:
                 json.dump(manifest, f, indent=1)
             patches = self.export(manifest)
@@ -751,7 +776,7 @@ class Series(object):
 
     def clean(self, everything=False):
         with self.locked():
-            for path in (self.tree, self.patches):
+            for path in (self.tree, self.work, self.patches):
                 if os.path.lexists(path):
                     shutil.rmtree(path)
             for path in (self.built_file, self.manifest_file,

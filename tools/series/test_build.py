@@ -279,6 +279,27 @@ class SeriesTestCase(unittest.TestCase):
         self.assertNotIn('hand edit', self.tree_file('setup.cfg'))
         self.assertFalse(self.series.build())
 
+    def test_rebuild_touches_only_changed_files_of_the_tree(self):
+        self.write('nova/virt/ours.py', 'OURS = 1\n')
+        self.write('nova/virt/other.py', 'OTHER = 1\n')
+        self.commit('01-ours', files=['nova/virt/ours.py',
+                                      'nova/virt/other.py'])
+        self.series.build()
+        ours = os.path.join(self.series.tree, 'nova/virt/ours.py')
+        before = os.stat(ours).st_ino, os.stat(ours).st_mtime_ns
+        time.sleep(0.01)
+        self.write('nova/virt/other.py', 'OTHER = 2\n')
+        self.assertTrue(self.series.build())
+        self.assertEqual(before, (os.stat(ours).st_ino,
+                                  os.stat(ours).st_mtime_ns))
+        self.assertEqual('OTHER = 2\n', self.tree_file('nova/virt/other.py'))
+        # a file dropped from the series leaves the tree
+        self.commit('01-ours', files=['nova/virt/other.py'])
+        self.series.build()
+        self.assertFalse(os.path.exists(ours))
+        self.assertEqual(self.series.read_manifest()['head'],
+                         self.git('rev-parse', 'HEAD'))
+
     def test_rebuild_reuses_tree_and_keeps_excluded_files(self):
         self.series.build()
         marker = os.path.join(self.series.tree, 'nova.egg-info', 'x')
