@@ -45,8 +45,8 @@ LOG=$STACK/log/install
 mkdir -p "$VENVS" "$LOG"
 T0=$(date +%s)
 
-# bindep.txt -> package names: lines with no [profiles], or whose profiles
-# name platform:dpkg (or platform:debian) or no platform at all.
+# bindep.txt (or $BINDEP) -> package names: lines with no [profiles], or
+# whose profiles name platform:dpkg (or platform:debian) or no platform.
 deb_packages() {
   sed -e 's/#.*//' "${BINDEP:-$TOP/bindep.txt}" | awk '
     NF == 0 { next }
@@ -154,8 +154,12 @@ nova_venv >"$LOG/nova.log" 2>&1 & pids+=($!)
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
 if [ $rc -ne 0 ]; then
-  echo "install: a venv failed to build; logs in $LOG:" >&2
-  tail -n 20 "$LOG"/*.log >&2
+  echo "install: a venv or the series failed to build; logs in $LOG:" >&2
+  for f in "$LOG"/*.log; do
+    echo "==> $f <==" >&2
+    # (pip's notes about this machine's local indexes are noise here)
+    grep -v "^WARNING: Location 'file:" "$f" | tail -n 20 >&2
+  done
   exit 1
 fi
 echo "install: ready in $(( $(date +%s) - T0 )) s (venvs in $VENVS)"

@@ -23,7 +23,8 @@
 #   test-am          build, then git am the patches onto a fresh sdist and
 #                    compare the resulting tree with the series' (exit 1 if not)
 #   status           the commits, their ids and whether a build is due
-#   clean [--all]    remove the tree and patches (--all: the sdist cache too)
+#   clean [--all]    remove the tree and patches (--all: the sdist cache too);
+#                    the nova venv imports nova from the tree: build again
 #   check-upstream   fail when the repository stores a path of upstream nova
 #                    under nova/ doc/ releasenotes/, or 8+ lines of its text
 #   requirements DIR copy the sdist's requirements.txt, test-requirements.txt
@@ -72,7 +73,7 @@ case "$cmd" in
     exec "$PY" "$TOP/tools/series/build.py" "$@"
     ;;
   ""|-h|--help|help)
-    sed -n '14,31p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '14,32p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "usage: tools/series.sh build|export|test-am|status|clean|check-upstream" >&2
