@@ -63,14 +63,18 @@ class CloudBootTest(base.LiveTestCase):
             self.fail('%s %s: %s %s' % (method, path, resp.status_code, resp.text[:500]))
         return resp
 
-    def boot(self, image_id, site):
+    def create(self, image_id, site):
+        """POST a server in ``site``'s availability zone; returns its id."""
         body = {'server': {'name': self.stack.unique_name('cloud'),
                            'imageRef': image_id, 'flavorRef': self.flavor_id(),
                            'networks': 'none',
                            'availability_zone': self.cloud['availability_zones'][site]}}
         server_id = self.api('POST', '/servers', body).json()['server']['id']
         self.addCleanup(self.delete, server_id)
-        return self.wait_status(server_id, ('ACTIVE',))
+        return server_id
+
+    def boot(self, image_id, site):
+        return self.wait_status(self.create(image_id, site), ('ACTIVE',))
 
     def flavor_id(self):
         for flavor in self.api('GET', '/flavors').json()['flavors']:
@@ -122,8 +126,9 @@ class CloudBootTest(base.LiveTestCase):
         finally:
             conn.close()
 
-    def copy_tasks(self, image_id):
-        return [t for t in self.tasks(image_id) if t.get('type') == 'api_image_import']
+    def copy_tasks(self, image_id, status=None):
+        return [t for t in self.tasks(image_id) if t.get('type') == 'api_image_import'
+                and status in (None, t.get('status'))]
 
     # --- tests ----------------------------------------------------------------------
 
@@ -156,3 +161,18 @@ class CloudBootTest(base.LiveTestCase):
         self.delete(server['id'])
         self.assertNotIn(disk, self.vms_images('site_b'))
         self.assertNotIn(server['id'], self.domains(host))
+
+    def test_boots_on_both_sites_at_once(self):
+        # Glance takes one import per image at a time: the second site's copy
+        # request meets the first one's task (409) and must wait for it, not fail.
+        image_id = self.stack.upload_image(bootable(self.state.boot_image),
+                                           store='central')
+        servers = {site: self.create(image_id, site) for site in ('site_a', 'site_b')}
+        for site, server_id in servers.items():
+            server = self.wait_status(server_id, ('ACTIVE',))
+            self.assertEqual(site, server['OS-EXT-AZ:availability_zone'])
+            self.wait_marker(server_id)
+            _data, parent = self.read_disk(site, '%s_disk' % server_id, 512)
+            self.assertEqual(('images', image_id, 'snap'), parent)
+        self.assertEqual({'central', 'site_a', 'site_b'}, self.stores(image_id))
+        self.assertEqual(2, len(self.copy_tasks(image_id, status='success')))
