@@ -30,6 +30,7 @@ from nova import exception
 from nova.tests.live import base
 from nova.virt import fake
 from nova.virt.libvirt import driver as libvirt_driver
+from nova.virt.libvirt import imagecache
 
 CONF = base.CONF
 MIB = base.MIB
@@ -43,12 +44,15 @@ class DriverRootDiskTest(base.LiveTestCase):
         super().setUp()
         self.demo = self.stack.context('demo')
 
+    def driver(self):
+        return libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
+
     def root_disk(self, site, image_id, instance=None):
         """Run the driver's root disk step for an instance; returns the disk name.
 
         The instance's disk is removed at cleanup, whatever happened.
         """
-        drv = libvirt_driver.LibvirtDriver(fake.FakeVirtAPI(), False)
+        drv = self.driver()
         instance = instance or self.new_instance(image_id)
         name = '%s_disk' % instance.uuid
         self.addCleanup(self.remove_disk, site, name)
@@ -106,3 +110,26 @@ class DriverRootDiskTest(base.LiveTestCase):
                           image_id, instance)
         self.assertNotIn('%s_disk' % instance.uuid, self.vms_images(site))
         self.assertEqual({'central'}, self.stores(image_id))
+
+    def test_cache_image_copies_into_the_store_without_a_local_file(self):
+        # Image precaching (the compute manager's cache_images) with rbd and a
+        # store: the image is made local to the cluster, not downloaded.
+        site = self.use_compute('compute-b')
+        image_id, data = self.upload()
+        drv = self.driver()
+        self.assertTrue(drv.cache_image(self.demo, image_id))
+        self.assertEqual({'central', 'site_b'}, self.stores(image_id))
+        self.assertEqual(1, len(self.tasks(image_id)))
+        cached = os.path.join(CONF.instances_path,
+                              CONF.image_cache.subdirectory_name,
+                              imagecache.get_cache_fname(image_id))
+        self.assertFalse(os.path.exists(cached))
+
+        # Already local: nothing to do. A boot then clones without a copy.
+        self.assertFalse(drv.cache_image(self.demo, image_id))
+        name = self.root_disk(site, image_id)
+        got, parent = self.read_disk(site, name, len(data))
+        self.assertEqual(data, got)
+        self.assertEqual((self.state.sites[site]['images_pool'], image_id, 'snap'),
+                         parent)
+        self.assertEqual(1, len(self.tasks(image_id)))
