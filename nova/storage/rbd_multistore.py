@@ -19,10 +19,15 @@ image backend needs on top of :mod:`nova.storage.rbd_utils`:
 
 * :class:`RbdLocation` and :func:`parse_location`: a location url parsed once
   and validated strictly, instead of re-split in several places;
-* :meth:`RBDDriver.why_not_cloneable`: the reason a location cannot be cloned
-  here (``is_cloneable`` answers only yes or no), worded for the operator;
-* :meth:`RBDDriver.copy_progress`: how far Glance's rbd store has got writing
-  an image into a pool of this cluster while Glance copies it there.
+* :func:`why_not_cloneable`: the reason a location cannot be cloned here
+  (``RBDDriver.is_cloneable`` answers only yes or no), worded for the
+  operator;
+* :func:`copy_progress`: how far Glance's rbd store has got writing an image
+  into a pool of this cluster while Glance copies it there;
+* :func:`cluster_fsid`: this cluster's fsid, with a readable error.
+
+They are plain functions over upstream's ``RBDDriver``, whose settings and
+connection handling they use as they are.
 """
 
 import dataclasses
@@ -49,6 +54,10 @@ GLANCE_SNAPSHOT = 'snap'
 # be called several times a second while a copy runs: the count of one image
 # is refreshed at most this often (seconds), except once the copy is complete.
 WRITTEN_REFRESH_SECONDS = 2.0
+
+# Disk formats upstream's Rbd backend accepts for cloning (Rbd.clone checks
+# for these before it looks at locations).
+CLONEABLE_FORMATS = ('raw', 'iso')
 
 _PARTS = ('fsid', 'pool', 'image', 'snapshot')
 _UNPRINTABLE = re.compile(r'[\s\x00-\x1f\x7f]')
@@ -163,202 +172,185 @@ def _url_of(location):
     return location
 
 
-class RBDDriver(rbd_utils.RBDDriver):
-    """:class:`nova.storage.rbd_utils.RBDDriver` with multi-store helpers.
+# --- reasons ---------------------------------------------------------------
+#
+# Plain functions over upstream's ``rbd_utils.RBDDriver`` (its pool, user,
+# ceph.conf and connect timeout; its RADOSClient and RBDVolumeProxy, one
+# connection per call): the driver nova-compute builds stays the one that
+# upstream builds.
 
-    Same constructor, same connection handling (one connection per call,
-    through ``RADOSClient`` and ``RBDVolumeProxy``), except that the
-    connection is bounded by ``[libvirt] rbd_connect_timeout``.
+def _user_name(driver):
+    return 'client.%s' % (driver.rbd_user or 'admin')
+
+
+def _conf_name(driver):
+    return driver.ceph_conf or _('the default ceph.conf')
+
+
+def _storage_error(driver, error, pool):
+    """A ``rados``/``rbd`` binding error as a StorageError."""
+    return exception.StorageError(reason=_ceph_reason(driver, error, pool))
+
+
+def _ceph_reason(driver, error, pool):
+    """What a ``rados``/``rbd`` binding error means, and what to check."""
+    rados = rbd_utils.rados
+    details = {'conf': _conf_name(driver), 'user': _user_name(driver),
+               'pool': pool, 'timeout': driver.rbd_connect_timeout,
+               'error': _describe(error)}
+    if isinstance(error, rados.TimedOut):
+        reason = _('no Ceph monitor answered %(user)s within %(timeout)s '
+                   's: check mon_host in %(conf)s and that the cluster '
+                   'is up ([libvirt] rbd_connect_timeout bounds this '
+                   'wait)') % details
+    elif isinstance(error, (rados.PermissionError,
+                            rados.PermissionDeniedError)):
+        reason = _('the Ceph monitors refused %(user)s: check its keyring '
+                   '(named in %(conf)s) and [libvirt] rbd_user') % details
+    elif isinstance(error, rados.ObjectNotFound):
+        reason = _('pool %(pool)s does not exist in the cluster of '
+                   '%(conf)s, or that file cannot be read') % details
+    elif isinstance(error, rbd_utils.rbd.PermissionError):
+        reason = _('%(user)s may not read pool %(pool)s: grant it '
+                   '"profile rbd-read-only pool=%(pool)s" (or "profile '
+                   'rbd") in its OSD caps') % details
+    else:
+        reason = _('Ceph (%(conf)s, %(user)s, pool %(pool)s) failed: '
+                   '%(error)s') % details
+    return reason
+
+
+def cluster_fsid(driver):
+    """The fsid of ``driver``'s cluster, lower-cased.
+
+    A connection failure is a :class:`nova.exception.StorageError` that
+    says what to check.
     """
+    try:
+        return driver.get_fsid().lower()
+    except rbd_utils.rados.Error as e:
+        raise _storage_error(driver, e, driver.pool)
 
-    def __init__(self, pool=None, user=None, ceph_conf=None,
-                 connect_timeout=None):
-        super().__init__(pool=pool, user=user, ceph_conf=ceph_conf,
-                         connect_timeout=connect_timeout)
-        # (pool, name) -> (monotonic time, written bytes), for copy_progress.
-        self._written = {}
 
-    def _connect_to_rados(self, pool=None):
-        # The bindings ignore Rados.connect()'s timeout argument (a monitor
-        # that does not answer blocks the caller for librados'
-        # client_mount_timeout, 300 s by default); the option bounds the
-        # connection only when given to librados as client_mount_timeout.
-        client = rbd_utils.rados.Rados(
-            rados_id=self.rbd_user, conffile=self.ceph_conf,
-            conf={'client_mount_timeout': str(self.rbd_connect_timeout)})
-        try:
-            client.connect(timeout=self.rbd_connect_timeout)
-            ioctx = client.open_ioctx(str(pool or self.pool))
-            return client, ioctx
-        except rbd_utils.rados.Error:
-            client.shutdown()
-            raise
+# --- clone decisions -------------------------------------------------------
 
-    # --- reasons ---------------------------------------------------------
+def why_not_cloneable(driver, location, image_meta):
+    """None when ``location`` can be cloned by ``driver``, else why not.
 
-    def _user_name(self):
-        return 'client.%s' % (self.rbd_user or 'admin')
+    ``location`` is a Glance location dict, a url or an
+    :class:`RbdLocation`; ``image_meta`` is Nova's image dict or an
+    ``ImageMeta``. The reason says what the operator can change (upstream's
+    ``RBDDriver.is_cloneable`` answers only yes or no). Failing to reach
+    this host's own cluster is no reason: it raises
+    :class:`nova.exception.StorageError`.
+    """
+    try:
+        loc = as_location(location)
+    except InvalidRbdLocation as e:
+        reason = e.format_message()
+    else:
+        reason = _why_not_cloneable(driver, loc, image_meta)
+    if reason:
+        LOG.debug('Cannot clone %(location)s: %(reason)s',
+                  {'location': _shown(_url_of(location)), 'reason': reason})
+    return reason
 
-    def _conf_name(self):
-        return self.ceph_conf or _('the default ceph.conf')
 
-    def _storage_error(self, error, pool):
-        """A ``rados``/``rbd`` binding error as a StorageError."""
-        return exception.StorageError(reason=self._ceph_reason(error, pool))
+def _why_not_cloneable(driver, loc, image_meta):
+    disk_format = _meta_get(image_meta, 'disk_format')
+    if disk_format not in CLONEABLE_FORMATS:
+        return _('its disk_format is %s and only raw (or iso) images can be '
+                 'cloned: upload the image as raw (or have Glance convert '
+                 'it on import with its image_conversion plugin)'
+                 ) % (disk_format or _('unknown'))
+    fsid = cluster_fsid(driver)
+    if loc.fsid != fsid:
+        return _('it is in Ceph cluster %(theirs)s but this host uses '
+                 'cluster %(ours)s (%(conf)s): Nova needs a copy in a '
+                 'Glance store of its own cluster, named in [libvirt] '
+                 'images_rbd_glance_store_name') % {
+                     'theirs': loc.fsid, 'ours': fsid,
+                     'conf': _conf_name(driver)}
+    rados, rbd = rbd_utils.rados, rbd_utils.rbd
+    try:
+        with rbd_utils.RBDVolumeProxy(driver, loc.image, pool=loc.pool,
+                                      read_only=True) as vol:
+            snapshots = {s['name'] for s in vol.list_snaps()}
+            if loc.snapshot not in snapshots:
+                return _('image %(pool)s/%(image)s has no snapshot '
+                         '%(snap)s: the image was not written by '
+                         'Glance\'s rbd store, or was changed since'
+                         ) % {'pool': loc.pool, 'image': loc.image,
+                              'snap': loc.snapshot}
+            if (not vol.is_protected_snap(loc.snapshot) and
+                    not _clone_v2(vol.client)):
+                return _('snapshot %(pool)s/%(image)s@%(snap)s is not '
+                         'protected and clone format 1 needs protected '
+                         'parents: protect it ("rbd snap protect") or '
+                         'set rbd_default_clone_format = 2 for %(user)s'
+                         ) % {'pool': loc.pool, 'image': loc.image,
+                              'snap': loc.snapshot,
+                              'user': _user_name(driver)}
+    except rbd.ImageNotFound:
+        return _('image %(pool)s/%(image)s does not exist in cluster '
+                 '%(fsid)s') % {'pool': loc.pool, 'image': loc.image,
+                                'fsid': fsid}
+    except (rados.Error, rbd.Error) as e:
+        if isinstance(e, rados.Error) and not isinstance(
+                e, rados.ObjectNotFound):
+            # Not about this location: the cluster itself is unreachable.
+            raise _storage_error(driver, e, loc.pool)
+        return _ceph_reason(driver, e, loc.pool)
+    return None
 
-    def _ceph_reason(self, error, pool):
-        """What a ``rados``/``rbd`` binding error means, and what to check."""
-        rados = rbd_utils.rados
-        details = {'conf': self._conf_name(), 'user': self._user_name(),
-                   'pool': pool, 'timeout': self.rbd_connect_timeout,
-                   'error': _describe(error)}
-        if isinstance(error, rados.TimedOut):
-            reason = _('no Ceph monitor answered %(user)s within %(timeout)s '
-                       's: check mon_host in %(conf)s and that the cluster '
-                       'is up ([libvirt] rbd_connect_timeout bounds this '
-                       'wait)') % details
-        elif isinstance(error, (rados.PermissionError,
-                                rados.PermissionDeniedError)):
-            reason = _('the Ceph monitors refused %(user)s: check its keyring '
-                       '(named in %(conf)s) and [libvirt] rbd_user') % details
-        elif isinstance(error, rados.ObjectNotFound):
-            reason = _('pool %(pool)s does not exist in the cluster of '
-                       '%(conf)s, or that file cannot be read') % details
-        elif isinstance(error, rbd_utils.rbd.PermissionError):
-            reason = _('%(user)s may not read pool %(pool)s: grant it '
-                       '"profile rbd-read-only pool=%(pool)s" (or "profile '
-                       'rbd") in its OSD caps') % details
-        else:
-            reason = _('Ceph (%(conf)s, %(user)s, pool %(pool)s) failed: '
-                       '%(error)s') % details
-        return reason
 
-    def get_cluster_fsid(self):
-        """This host's cluster fsid, lower-cased; a connection failure is
-        a :class:`nova.exception.StorageError` that says what to check.
-        """
-        try:
-            return self.get_fsid().lower()
-        except rbd_utils.rados.Error as e:
-            raise self._storage_error(e, self.pool)
+# --- watching a copy -------------------------------------------------------
 
-    # --- clone decisions -------------------------------------------------
+def copy_progress(driver, pool, name, snapshot=GLANCE_SNAPSHOT, cache=None):
+    """How far an image being written as ``pool/name`` has got.
 
-    def is_cloneable(self, image_location, image_meta):
-        """Whether ``image_location`` can be cloned here (a Glance location
-        dict, a url or an :class:`RbdLocation`); the reason is logged.
-        """
-        return self.why_not_cloneable(image_location, image_meta) is None
+    Glance's rbd store creates ``<pool>/<image_id>`` at its full size,
+    writes the data, then creates and protects ``snapshot``: a protected
+    snapshot means the data is complete. ``exists`` is False until the
+    image is created and again if it is removed (a failed copy cleans up).
+    Any other Ceph error is a :class:`nova.exception.StorageError`.
 
-    def why_not_cloneable(self, location, image_meta):
-        """None when ``location`` can be cloned here, else why not.
+    ``cache`` is a dict the caller keeps between calls: with it, the
+    written bytes of one image are counted at most every
+    ``WRITTEN_REFRESH_SECONDS`` (counting walks the image's objects).
+    """
+    cache = {} if cache is None else cache
+    key = (pool, name)
+    try:
+        with rbd_utils.RBDVolumeProxy(driver, name, pool=pool,
+                                      read_only=True) as vol:
+            size = vol.size()
+            protected = (
+                any(s['name'] == snapshot for s in vol.list_snaps()) and
+                vol.is_protected_snap(snapshot))
+            written = _written_bytes(vol, cache, key, size, protected)
+    except rbd_utils.rbd.ImageNotFound:
+        # Not created yet, or removed (also between the open and reads).
+        cache.pop(key, None)
+        return CopyProgress(exists=False)
+    except (rbd_utils.rados.Error, rbd_utils.rbd.Error) as e:
+        raise _storage_error(driver, e, pool)
+    return CopyProgress(exists=True, written_bytes=written,
+                        snapshot_protected=protected, size=size)
 
-        ``location`` is a Glance location dict, a url or an
-        :class:`RbdLocation`; ``image_meta`` is Nova's image dict or an
-        ``ImageMeta``. The reason says what the operator can change. Failing
-        to reach this host's own cluster is no reason: it raises
-        :class:`nova.exception.StorageError`.
-        """
-        try:
-            loc = as_location(location)
-        except InvalidRbdLocation as e:
-            reason = e.format_message()
-        else:
-            reason = self._why_not_cloneable(loc, image_meta)
-        if reason:
-            LOG.debug('Cannot clone %(location)s: %(reason)s',
-                      {'location': _shown(_url_of(location)),
-                       'reason': reason})
-        return reason
 
-    def _why_not_cloneable(self, loc, image_meta):
-        disk_format = _meta_get(image_meta, 'disk_format')
-        if disk_format != 'raw':
-            return _('its disk_format is %s and only raw images can be '
-                     'cloned: upload the image as raw (or have Glance convert '
-                     'it on import with its image_conversion plugin)'
-                     ) % (disk_format or _('unknown'))
-        fsid = self.get_cluster_fsid()
-        if loc.fsid != fsid:
-            return _('it is in Ceph cluster %(theirs)s but this host uses '
-                     'cluster %(ours)s (%(conf)s): Nova needs a copy in a '
-                     'Glance store of its own cluster, named in [libvirt] '
-                     'images_rbd_glance_store_name') % {
-                         'theirs': loc.fsid, 'ours': fsid,
-                         'conf': self._conf_name()}
-        rados, rbd = rbd_utils.rados, rbd_utils.rbd
-        try:
-            with rbd_utils.RBDVolumeProxy(self, loc.image, pool=loc.pool,
-                                          read_only=True) as vol:
-                snapshots = {s['name'] for s in vol.list_snaps()}
-                if loc.snapshot not in snapshots:
-                    return _('image %(pool)s/%(image)s has no snapshot '
-                             '%(snap)s: the image was not written by '
-                             'Glance\'s rbd store, or was changed since'
-                             ) % {'pool': loc.pool, 'image': loc.image,
-                                  'snap': loc.snapshot}
-                if (not vol.is_protected_snap(loc.snapshot) and
-                        not _clone_v2(vol.client)):
-                    return _('snapshot %(pool)s/%(image)s@%(snap)s is not '
-                             'protected and clone format 1 needs protected '
-                             'parents: protect it ("rbd snap protect") or '
-                             'set rbd_default_clone_format = 2 for %(user)s'
-                             ) % {'pool': loc.pool, 'image': loc.image,
-                                  'snap': loc.snapshot,
-                                  'user': self._user_name()}
-        except rbd.ImageNotFound:
-            return _('image %(pool)s/%(image)s does not exist in cluster '
-                     '%(fsid)s') % {'pool': loc.pool, 'image': loc.image,
-                                    'fsid': fsid}
-        except (rados.Error, rbd.Error) as e:
-            if isinstance(e, rados.Error) and not isinstance(
-                    e, rados.ObjectNotFound):
-                # Not about this location: the cluster itself is unreachable.
-                raise self._storage_error(e, loc.pool)
-            return self._ceph_reason(e, loc.pool)
-        return None
-
-    # --- watching a copy -------------------------------------------------
-
-    def copy_progress(self, pool, name, snapshot=GLANCE_SNAPSHOT):
-        """How far an image being written as ``pool/name`` has got.
-
-        Glance's rbd store creates ``<pool>/<image_id>`` at its full size,
-        writes the data, then creates and protects ``snapshot``: a protected
-        snapshot means the data is complete. ``exists`` is False until the
-        image is created and again if it is removed (a failed copy cleans
-        up). Any other Ceph error is a :class:`nova.exception.StorageError`.
-        """
-        key = (pool, name)
-        try:
-            with rbd_utils.RBDVolumeProxy(self, name, pool=pool,
-                                          read_only=True) as vol:
-                size = vol.size()
-                protected = (
-                    any(s['name'] == snapshot for s in vol.list_snaps()) and
-                    vol.is_protected_snap(snapshot))
-                written = self._written_bytes(vol, key, size, protected)
-        except rbd_utils.rbd.ImageNotFound:
-            # Not created yet, or removed (also between the open and reads).
-            self._written.pop(key, None)
-            return CopyProgress(exists=False)
-        except (rbd_utils.rados.Error, rbd_utils.rbd.Error) as e:
-            raise self._storage_error(e, pool)
-        return CopyProgress(exists=True, written_bytes=written,
-                            snapshot_protected=protected, size=size)
-
-    def _written_bytes(self, vol, key, size, final):
-        now = time.monotonic()
-        last = self._written.get(key)
-        if (last is not None and not final and
-                now - last[0] < WRITTEN_REFRESH_SECONDS):
-            return last[1]
-        written = allocated_bytes(vol, size)
-        if final:
-            self._written.pop(key, None)
-        else:
-            self._written[key] = (now, written)
-        return written
+def _written_bytes(vol, cache, key, size, final):
+    now = time.monotonic()
+    last = cache.get(key)
+    if (last is not None and not final and
+            now - last[0] < WRITTEN_REFRESH_SECONDS):
+        return last[1]
+    written = allocated_bytes(vol, size)
+    if final:
+        cache.pop(key, None)
+    else:
+        cache[key] = (now, written)
+    return written
 
 
 def allocated_bytes(volume, size):

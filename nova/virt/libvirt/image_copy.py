@@ -47,14 +47,15 @@ import enum
 
 from nova import exception
 from nova.i18n import _
+from nova.storage import rbd_multistore
 
 # Glance's import task type for copy-image and the other interoperable
 # imports.
 IMPORT_TASK_TYPE = 'api_image_import'
 
-# Disk formats the rbd backend clones (upstream's RBDDriver.is_cloneable
-# accepts raw only; copying anything else into the store would be wasted).
-CLONEABLE_FORMATS = ('raw',)
+# Disk formats the rbd backend clones: upstream's Rbd.clone accepts raw and
+# iso; copying anything else into the store would be wasted.
+CLONEABLE_FORMATS = rbd_multistore.CLONEABLE_FORMATS
 
 # First gap between two Glance polls; it grows by POLL_GROWTH per poll that
 # shows no change, up to [libvirt] images_rbd_glance_copy_poll_interval.
@@ -98,7 +99,7 @@ class ImageNotReady(exception.ImageUnacceptable):
 
 class ImageNotRaw(exception.ImageUnacceptable):
     msg_fmt = _("Image %(image_id)s has disk_format %(disk_format)s; the rbd "
-                "image backend clones raw images only. Convert it "
+                "image backend clones raw (and iso) images only. Convert it "
                 "(qemu-img convert -O raw) and upload it again, or enable "
                 "Glance's image conversion (image_conversion import plugin, "
                 "output_format = raw).")

@@ -69,18 +69,44 @@ def _lock_path():
     return os.path.join(CONF.instances_path, 'locks')
 
 
+class ClusterReads(object):
+    """This host's Ceph cluster as the copy wait reads it.
+
+    :mod:`nova.storage.rbd_multistore`'s functions over the backend's
+    ``RBDDriver`` (upstream's, as nova-compute builds it), plus the state
+    one wait keeps between pool reads.
+    """
+
+    def __init__(self, driver):
+        self.driver = driver
+        self._written = {}
+
+    def cluster_fsid(self):
+        return rbd_multistore.cluster_fsid(self.driver)
+
+    def why_not_cloneable(self, location, image_meta):
+        return rbd_multistore.why_not_cloneable(self.driver, location,
+                                                image_meta)
+
+    def copy_progress(self, pool, name,
+                      snapshot=rbd_multistore.GLANCE_SNAPSHOT):
+        return rbd_multistore.copy_progress(self.driver, pool, name,
+                                            snapshot=snapshot,
+                                            cache=self._written)
+
+
 class GlanceCopy(object):
     """Makes Glance images local to this host's Ceph cluster.
 
     Shared by the backend (which then clones) and by image precaching
     (which does not). ``glance_api`` is ``nova.image.glance.API`` with the
-    multi-store calls of :mod:`nova.image.glance_multistore`; ``driver`` is
-    an :class:`nova.storage.rbd_multistore.RBDDriver`.
+    multi-store calls of :mod:`nova.image.glance_multistore`; ``cluster`` is
+    a :class:`ClusterReads` (or a test double with its methods).
     """
 
-    def __init__(self, glance_api, driver, clock, sleep, instance=None):
+    def __init__(self, glance_api, cluster, clock, sleep, instance=None):
         self.glance = glance_api
-        self.driver = driver
+        self.cluster = cluster
         self.clock = clock
         self.sleep = sleep
         self.instance = instance
@@ -90,7 +116,7 @@ class GlanceCopy(object):
     def fsid(self):
         """This host's cluster fsid, read once (one RADOS connection)."""
         if self._fsid is None:
-            self._fsid = self.driver.get_cluster_fsid()
+            self._fsid = self.cluster.cluster_fsid()
         return self._fsid
 
     def read_image(self, context, image_id):
@@ -269,7 +295,7 @@ class CopyWaiter(object):
     def _watch_pool(self, now):
         """Look at ``<pool>/<image_id>``, where Glance's rbd store writes."""
         try:
-            progress = self.c.driver.copy_progress(
+            progress = self.c.cluster.copy_progress(
                 self.pool, self.image_id,
                 snapshot=rbd_multistore.GLANCE_SNAPSHOT)
         except exception.NovaException as e:
@@ -323,22 +349,20 @@ class CopyWaiter(object):
 class Rbd(imagebackend.Rbd):
     """Upstream's rbd backend, making images local through a Glance store.
 
-    Same constructor as upstream's; ``glance_api``, ``rbd_driver``,
+    Same constructor as upstream's, and the same ``self.driver``
+    (``rbd_utils.RBDDriver``); the multi-store reads are functions over it
+    (:class:`ClusterReads`). ``glance_api``, ``rbd_driver``, ``cluster``,
     ``clock`` and ``sleep`` are injectable for tests.
     """
 
     def __init__(self, instance=None, disk_name=None, path=None,
                  disk_info_mapping=None, *, glance_api=None, rbd_driver=None,
-                 clock=None, sleep=None):
+                 cluster=None, clock=None, sleep=None):
         super().__init__(instance=instance, disk_name=disk_name, path=path,
                          disk_info_mapping=disk_info_mapping)
         if rbd_driver is not None:
             self.driver = rbd_driver
-        elif type(self.driver) is rbd_utils.RBDDriver:
-            # The same settings plus the multi-store reads. When
-            # rbd_utils.RBDDriver itself was replaced (upstream's unit tests
-            # fake the cluster that way), what it built is kept.
-            self.driver = rbd_multistore.RBDDriver()
+        self._cluster = cluster or ClusterReads(self.driver)
         self._instance = instance
         self._glance_api = glance_api
         self._clock = clock or time.monotonic
@@ -348,7 +372,7 @@ class Rbd(imagebackend.Rbd):
     def _copier(self):
         if self._glance_copy is None:
             self._glance_copy = GlanceCopy(
-                self._glance_api or imagebackend.IMAGE_API, self.driver,
+                self._glance_api or imagebackend.IMAGE_API, self._cluster,
                 self._clock, self._sleep, instance=self._instance)
         return self._glance_copy
 
@@ -370,7 +394,7 @@ class Rbd(imagebackend.Rbd):
         store = CONF.libvirt.images_rbd_glance_store_name or None
         reasons = []
         for location in copier.local_locations(context, image_id, store):
-            why = self.driver.why_not_cloneable(location, image)
+            why = self._cluster.why_not_cloneable(location, image)
             if why is None:
                 return self._clone_location(location, image_id)
             reasons.append('%s: %s' % (location.url, why))
@@ -380,7 +404,7 @@ class Rbd(imagebackend.Rbd):
         in_store = bool(reasons) and store in view.stores
         if store and copy_to_store and not in_store:
             location = self.copy_to_store(context, image)
-            why = self.driver.why_not_cloneable(location, image)
+            why = self._cluster.why_not_cloneable(location, image)
             if why is not None:
                 raise image_copy.ImageNotCloneable(
                     image_id=image_id, reason='%s: %s' % (location.url, why))
@@ -407,7 +431,7 @@ class Rbd(imagebackend.Rbd):
                  instance=self._instance)
 
 
-def cache_image(context, image_id, glance_api=None, rbd_driver=None,
+def cache_image(context, image_id, glance_api=None, cluster=None,
                 clock=None, sleep=None):
     """Make ``image_id`` local to this host's Ceph cluster without cloning.
 
@@ -420,7 +444,7 @@ def cache_image(context, image_id, glance_api=None, rbd_driver=None,
         made local.
     """
     copier = GlanceCopy(glance_api or imagebackend.IMAGE_API,
-                        rbd_driver or rbd_multistore.RBDDriver(),
+                        cluster or ClusterReads(rbd_utils.RBDDriver()),
                         clock or time.monotonic, sleep or time.sleep)
     image = copier.read_image(context, image_id)
     image_id = image.get('id') or image_id

@@ -181,7 +181,16 @@ class RbdMultistoreTestCase(test.NoDBTestCase):
         self.snaps('snap')
         self.image.is_protected_snap.return_value = True
 
-        self.driver = rbd_multistore.RBDDriver()
+        # Upstream's driver, as nova-compute builds it.
+        self.driver = rbd_utils.RBDDriver()
+        self.cache = {}
+
+    def why_not(self, location, meta):
+        return rbd_multistore.why_not_cloneable(self.driver, location, meta)
+
+    def progress(self, pool, name, **kwargs):
+        return rbd_multistore.copy_progress(self.driver, pool, name,
+                                            cache=self.cache, **kwargs)
 
     def snaps(self, *names):
         self.image.list_snaps.return_value = [
@@ -195,19 +204,10 @@ class RbdMultistoreTestCase(test.NoDBTestCase):
 
 class ConnectionTestCase(RbdMultistoreTestCase):
 
-    def test_same_constructor_and_defaults_as_upstream(self):
-        self.assertIsInstance(self.driver, rbd_utils.RBDDriver)
-        self.assertEqual(('vms', 'nova', '/etc/ceph/site_a.conf', 7),
-                         (self.driver.pool, self.driver.rbd_user,
-                          self.driver.ceph_conf,
-                          self.driver.rbd_connect_timeout))
-        driver = rbd_multistore.RBDDriver(pool='p', user='u',
-                                          ceph_conf='/c', connect_timeout=3)
-        self.assertEqual(('p', 'u', '/c', 3),
-                         (driver.pool, driver.rbd_user, driver.ceph_conf,
-                          driver.rbd_connect_timeout))
-
     def test_connect_is_bounded_by_rbd_connect_timeout(self):
+        # Commit 03's edit of upstream's RBDDriver._connect_to_rados: Ceph
+        # 16's Rados.connect() ignores timeout=, client_mount_timeout bounds
+        # the monitor connect.
         client, ioctx = self.driver._connect_to_rados('images')
         self.assertIs(self.client, client)
         self.assertIs(self.ioctx, ioctx)
@@ -229,7 +229,7 @@ class ConnectionTestCase(RbdMultistoreTestCase):
 
     def test_get_cluster_fsid(self):
         self.client.get_fsid.return_value = FSID.upper().encode()
-        self.assertEqual(FSID, self.driver.get_cluster_fsid())
+        self.assertEqual(FSID, rbd_multistore.cluster_fsid(self.driver))
         self.assert_disconnected(1)
 
     def test_get_cluster_fsid_errors_say_what_to_check(self):
@@ -245,7 +245,7 @@ class ConnectionTestCase(RbdMultistoreTestCase):
         for error, expected in cases:
             self.client.connect.side_effect = error
             e = self.assertRaises(exception.StorageError,
-                                  self.driver.get_cluster_fsid)
+                                  rbd_multistore.cluster_fsid, self.driver)
             for text in expected:
                 self.assertIn(text, e.format_message())
 
@@ -258,15 +258,15 @@ class WhyNotCloneableTestCase(RbdMultistoreTestCase):
             name=rbd_multistore.__name__, level='DEBUG'))
 
     def _reason(self, location=URL, meta=RAW):
-        reason = self.driver.why_not_cloneable(location, meta)
+        reason = rbd_multistore.why_not_cloneable(self.driver, location, meta)
         self.assertIsNotNone(reason)
-        self.assertFalse(self.driver.is_cloneable(location, meta))
         self.assertIn(reason, self.log.output)
         return reason
 
     def test_cloneable(self):
-        self.assertIsNone(self.driver.why_not_cloneable(URL, RAW))
-        self.assertTrue(self.driver.is_cloneable({'url': URL}, RAW))
+        self.assertIsNone(self.why_not(URL, RAW))
+        self.assertIsNone(
+            rbd_multistore.why_not_cloneable(self.driver, {'url': URL}, RAW))
         self.mock_rbd.Image.assert_called_with(
             self.ioctx, 'img-1', snapshot=None, read_only=True)
         self.assertEqual(mock.call('images'),
@@ -279,7 +279,18 @@ class WhyNotCloneableTestCase(RbdMultistoreTestCase):
     def test_accepts_a_parsed_location_and_image_meta(self):
         meta = objects.ImageMeta.from_dict({'disk_format': 'raw'})
         loc = rbd_multistore.parse_location(URL)
-        self.assertIsNone(self.driver.why_not_cloneable(loc, meta))
+        self.assertIsNone(self.why_not(loc, meta))
+
+    def test_iso_is_cloneable_as_upstream_accepts_it(self):
+        # Upstream's Rbd.clone accepts raw and iso images.
+        self.assertIsNone(rbd_multistore.why_not_cloneable(
+            self.driver, URL, {'disk_format': 'iso'}))
+
+    def test_the_driver_is_used_as_upstream_built_it(self):
+        rbd_multistore.why_not_cloneable(self.driver, URL, RAW)
+        self.mock_rados.Rados.assert_called_with(
+            rados_id='nova', conffile='/etc/ceph/site_a.conf',
+            conf={'client_mount_timeout': '7'})
 
     def test_not_raw_needs_no_ceph(self):
         self.assertIn('disk_format is qcow2',
@@ -309,7 +320,7 @@ class WhyNotCloneableTestCase(RbdMultistoreTestCase):
 
     def test_fsid_case_does_not_matter(self):
         self.client.get_fsid.return_value = FSID.upper().encode()
-        self.assertIsNone(self.driver.why_not_cloneable(URL, RAW))
+        self.assertIsNone(self.why_not(URL, RAW))
 
     def test_image_missing(self):
         self.mock_rbd.Image.side_effect = RbdImageNotFound('x')
@@ -333,7 +344,7 @@ class WhyNotCloneableTestCase(RbdMultistoreTestCase):
     def test_unprotected_snapshot_with_clone_v2(self):
         self.image.is_protected_snap.return_value = False
         self.client.conf_get.return_value = '2'
-        self.assertIsNone(self.driver.why_not_cloneable(URL, RAW))
+        self.assertIsNone(self.why_not(URL, RAW))
 
     def test_pool_not_readable(self):
         self.mock_rbd.Image.side_effect = RbdPermissionError('eperm')
@@ -353,13 +364,13 @@ class WhyNotCloneableTestCase(RbdMultistoreTestCase):
     def test_unreachable_cluster_is_not_a_reason(self):
         self.client.connect.side_effect = RadosTimedOut('x')
         e = self.assertRaises(exception.StorageError,
-                              self.driver.why_not_cloneable, URL, RAW)
+                              self.why_not, URL, RAW)
         self.assertIn('within 7 s', e.format_message())
 
     def test_cluster_lost_after_the_fsid_is_not_a_reason(self):
         self.client.connect.side_effect = [None, RadosTimedOut('x')]
         self.assertRaises(exception.StorageError,
-                          self.driver.why_not_cloneable, URL, RAW)
+                          self.why_not, URL, RAW)
 
 
 class CopyProgressTestCase(RbdMultistoreTestCase):
@@ -381,11 +392,11 @@ class CopyProgressTestCase(RbdMultistoreTestCase):
     def test_not_created_yet(self):
         self.mock_rbd.Image.side_effect = RbdImageNotFound('x')
         self.assertEqual(rbd_multistore.CopyProgress(exists=False),
-                         self.driver.copy_progress('images', 'img'))
+                         self.progress('images', 'img'))
         self.assert_disconnected(1)
 
     def test_writing(self):
-        progress = self.driver.copy_progress('images', 'img')
+        progress = self.progress('images', 'img')
         self.assertEqual(
             rbd_multistore.CopyProgress(exists=True, written_bytes=512,
                                         snapshot_protected=False, size=1024),
@@ -400,56 +411,62 @@ class CopyProgressTestCase(RbdMultistoreTestCase):
         self.assert_disconnected(1)
 
     def test_written_bytes_are_recounted_at_most_every_refresh(self):
-        self.driver.copy_progress('images', 'img')
+        self.progress('images', 'img')
         self.written = 768
         self.now += rbd_multistore.WRITTEN_REFRESH_SECONDS / 2
         self.assertEqual(
-            512, self.driver.copy_progress('images', 'img').written_bytes)
+            512, self.progress('images', 'img').written_bytes)
         self.now += rbd_multistore.WRITTEN_REFRESH_SECONDS
         self.assertEqual(
-            768, self.driver.copy_progress('images', 'img').written_bytes)
+            768, self.progress('images', 'img').written_bytes)
         self.assertEqual(2, self.image.diff_iterate.call_count)
 
+    def test_without_a_cache_every_call_counts(self):
+        rbd_multistore.copy_progress(self.driver, 'images', 'img')
+        self.written = 768
+        self.assertEqual(768, rbd_multistore.copy_progress(
+            self.driver, 'images', 'img').written_bytes)
+
     def test_images_are_counted_apart(self):
-        self.driver.copy_progress('images', 'a')
+        self.progress('images', 'a')
         self.written = 768
         self.assertEqual(
-            768, self.driver.copy_progress('images', 'b').written_bytes)
+            768, self.progress('images', 'b').written_bytes)
 
     def test_protected_snapshot_recounts_at_once(self):
-        self.driver.copy_progress('images', 'img')
+        self.progress('images', 'img')
         self.written = 1024
         self.snaps('snap')
         self.assertEqual(
             rbd_multistore.CopyProgress(True, 1024, True, 1024),
-            self.driver.copy_progress('images', 'img'))
+            self.progress('images', 'img'))
         self.image.is_protected_snap.assert_called_once_with('snap')
 
     def test_snapshot_not_yet_protected(self):
         self.snaps('snap')
         self.image.is_protected_snap.return_value = False
         self.assertFalse(
-            self.driver.copy_progress('images', 'img').snapshot_protected)
+            self.progress('images', 'img').snapshot_protected)
 
     def test_other_snapshot_name(self):
         self.snaps('snap')
-        self.assertFalse(self.driver.copy_progress(
+        self.assertFalse(self.progress(
             'images', 'img', snapshot='other').snapshot_protected)
 
     def test_removed_while_reading(self):
         self.image.size.side_effect = RbdImageNotFound('gone')
-        self.assertFalse(self.driver.copy_progress('images', 'img').exists)
+        self.assertFalse(self.progress('images', 'img').exists)
         self.image.close.assert_called_once_with()
         self.assert_disconnected(1)
 
     def test_removed_and_created_again_is_counted_anew(self):
-        self.driver.copy_progress('images', 'img')
+        self.progress('images', 'img')
         self.mock_rbd.Image.side_effect = RbdImageNotFound('gone')
-        self.driver.copy_progress('images', 'img')
+        self.progress('images', 'img')
         self.mock_rbd.Image.side_effect = None
         self.written = 256
         self.assertEqual(
-            256, self.driver.copy_progress('images', 'img').written_bytes)
+            256, self.progress('images', 'img').written_bytes)
 
     def test_errors_are_storage_errors(self):
         cases = [
@@ -463,6 +480,6 @@ class CopyProgressTestCase(RbdMultistoreTestCase):
         for target, error, text in cases:
             target.side_effect = error
             e = self.assertRaises(exception.StorageError,
-                                  self.driver.copy_progress, 'images', 'img')
+                                  self.progress, 'images', 'img')
             self.assertIn(text, e.format_message())
             target.side_effect = None

@@ -243,7 +243,8 @@ class SimGlance(object):
 
 
 class SimRbd(object):
-    """The RBD driver surface the backend uses, over SimGlance's pools.
+    """The RBD surface the backend uses, over SimGlance's pools: upstream's
+    driver (``clone``, ``exists``) and ``rbd_glance.ClusterReads``.
 
     ``store`` is the Glance store whose pool this host's cluster holds.
     """
@@ -258,7 +259,7 @@ class SimRbd(object):
         self.calls = collections.Counter()
         self.not_cloneable = None
 
-    def get_cluster_fsid(self):
+    def cluster_fsid(self):
         return self.fsid
 
     def why_not_cloneable(self, location, image_meta):

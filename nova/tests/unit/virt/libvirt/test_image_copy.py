@@ -184,9 +184,14 @@ class TestCheckBootable(test.NoDBTestCase):
         self.assertIsInstance(e, exception.ImageUnacceptable)
         self.assertIn('qemu-img convert', str(e))
 
-    def test_iso_is_not_copied_for_nothing(self):
-        self.assertRaises(ic.ImageNotRaw, ic.check_bootable,
-                          view(disk_format='iso'))
+    def test_iso_is_accepted_as_upstream_does(self):
+        # Upstream's Rbd.clone accepts raw and iso.
+        ic.check_bootable(view(disk_format='iso'))
+
+    def test_unset_format_is_refused(self):
+        e = self.assertRaises(ic.ImageNotRaw, ic.check_bootable,
+                              view(disk_format=''))
+        self.assertIn('unset', str(e))
 
     def test_every_error_is_image_unacceptable(self):
         # nova-compute falls back to a download (or aborts) on these only.

@@ -67,6 +67,7 @@ class RbdGlanceTestCase(test.NoDBTestCase):
         self.driver = driver or sim.SimRbd(glance)
         return rbd_glance.Rbd(instance=self.instance, disk_name=disk,
                               glance_api=glance, rbd_driver=self.driver,
+                              cluster=self.driver,
                               clock=self.clock, sleep=self.clock.sleep)
 
     def glance_requests(self):
@@ -107,17 +108,21 @@ class TestHotPath(RbdGlanceTestCase):
         # Glance has it in our store already: a copy cannot help.
         self.assertEqual(0, self.glance.calls['image_import'])
 
-    def test_defaults_are_nova_image_api_and_multistore_driver(self):
+    def test_defaults_are_nova_image_api_and_upstreams_driver(self):
         rbd = rbd_glance.Rbd(instance=self.instance, disk_name='disk')
-        self.assertIsInstance(rbd.driver, rbd_glance.rbd_multistore.RBDDriver)
-        self.assertIs(imagebackend.IMAGE_API, rbd._copier().glance)
+        self.assertIs(rbd_utils.RBDDriver, type(rbd.driver))
+        copier = rbd._copier()
+        self.assertIs(imagebackend.IMAGE_API, copier.glance)
+        self.assertIsInstance(copier.cluster, rbd_glance.ClusterReads)
+        self.assertIs(rbd.driver, copier.cluster.driver)
         self.assertEqual('vms', rbd.driver.pool)
         self.assertEqual(uuids.instance + '_disk', rbd.rbd_name)
 
-    def test_a_replaced_upstream_driver_class_is_kept(self):
+    def test_the_driver_is_whatever_upstream_built(self):
         with mock.patch.object(rbd_utils, 'RBDDriver') as mock_driver:
             rbd = rbd_glance.Rbd(instance=self.instance, disk_name='disk')
         self.assertIs(mock_driver.return_value, rbd.driver)
+        self.assertIs(mock_driver.return_value, rbd._copier().cluster.driver)
 
     def test_backend_hands_out_the_subclass_for_rbd(self):
         backend = imagebackend.Backend(False)
@@ -382,6 +387,21 @@ class TestBadInput(RbdGlanceTestCase):
         self.assertEqual([], self.driver.clones)
         self.assertEqual(0, self.glance.calls['image_import'])
 
+    def test_iso_with_a_local_location_is_cloned(self):
+        rbd = self.backend(sim.SimGlance(self.clock, disk_format='iso',
+                                         stores=('site_a',)))
+        self.clone(rbd)
+        self.assertEqual([(SITE_A_URL, 'vms', uuids.instance + '_disk')],
+                         self.driver.clones)
+        self.assertEqual(0, self.glance.calls['image_import'])
+
+    def test_iso_is_copied_to_the_store_then_cloned(self):
+        rbd = self.backend(sim.SimGlance(self.clock, disk_format='iso'))
+        self.clone(rbd)
+        self.assertEqual(1, self.glance.calls['image_import'])
+        self.assertEqual([(SITE_A_URL, 'vms', uuids.instance + '_disk')],
+                         self.driver.clones)
+
     def test_no_store_set_means_not_cloneable(self):
         self.flags(images_rbd_glance_store_name='', group='libvirt')
         rbd = self.backend(sim.SimGlance(self.clock, stores=('site_b',)))
@@ -402,7 +422,7 @@ class TestCacheImage(RbdGlanceTestCase):
         self.glance = glance
         self.driver = sim.SimRbd(glance)
         return rbd_glance.cache_image(
-            self.context, 'img-1', glance_api=glance, rbd_driver=self.driver,
+            self.context, 'img-1', glance_api=glance, cluster=self.driver,
             clock=self.clock, sleep=self.clock.sleep)
 
     def test_copies_without_cloning_then_finds_it_local(self):
