@@ -12,7 +12,8 @@
 
 """nova.storage.rbd_multistore against the stack's real Ceph clusters.
 
-The driver connects as client.nova (read-only on the images pools); Glance's side
+Its functions run over upstream's ``rbd_utils.RBDDriver``, which connects as
+client.nova (read-only on the images pools); Glance's side
 is played either by Glance itself (an upload into an rbd store) or by client.admin
 writing ``images/<name>`` the way Glance's rbd store does: write, snapshot
 ``snap``, protect.
@@ -27,6 +28,7 @@ import rbd
 
 from nova import exception
 from nova.storage import rbd_multistore
+from nova.storage import rbd_utils
 from nova.tests.live import base
 
 MIB = base.MIB
@@ -64,10 +66,16 @@ class RbdTestCase(base.LiveTestCase):
         self.driver = self.nova_driver()
 
     def nova_driver(self, ceph_conf=None, user='nova', timeout=5):
-        return rbd_multistore.RBDDriver(
+        return rbd_utils.RBDDriver(
             pool=self.info['vms_pool'], user=user,
             ceph_conf=ceph_conf or self.info['nova_ceph_conf'],
             connect_timeout=timeout)
+
+    def why_not(self, location, image_meta):
+        return rbd_multistore.why_not_cloneable(self.driver, location, image_meta)
+
+    def progress(self, pool, name):
+        return rbd_multistore.copy_progress(self.driver, pool, name)
 
     def ioctx(self, pool):
         ioctx = self.admin.open_ioctx(pool)
@@ -89,12 +97,6 @@ class RbdTestCase(base.LiveTestCase):
         return rbd_multistore.RbdLocation(self.info['fsid'], self.info['images_pool'],
                                           name, 'snap')
 
-    def glance_locations(self, image_id):
-        """Glance's own locations of an image (admin's locations API)."""
-        resp = self.stack.session('admin').get(
-            '%s/v2/images/%s/locations' % (self.state.glance_url, image_id),
-            headers={'Accept': 'application/json'})
-        return resp.json()
 
 
 class LocationTest(RbdTestCase):
@@ -102,13 +104,13 @@ class LocationTest(RbdTestCase):
     def test_glance_location_parses_and_clones(self):
         data = os.urandom(2 * MIB) + bytes(4 * MIB) + os.urandom(MIB)
         image_id = self.stack.upload_image(data, store='site_a')
-        [location] = self.glance_locations(image_id)
+        [location] = self.stack.image_locations(image_id)
 
         loc = rbd_multistore.parse_location(location['url'])
         self.assertEqual((self.info['fsid'], self.info['images_pool'], image_id,
                           'snap'), (loc.fsid, loc.pool, loc.image, loc.snapshot))
         self.assertEqual(location['url'], loc.url)
-        self.assertIsNone(self.driver.why_not_cloneable(location, RAW))
+        self.assertIsNone(self.why_not(location, RAW))
         self.assertTrue(self.driver.is_cloneable(location, RAW))
 
         # Upstream's clone, from the location Glance registered.
@@ -121,51 +123,52 @@ class LocationTest(RbdTestCase):
 
     def test_file_store_location_is_not_an_rbd_location(self):
         image_id = self.stack.upload_image(b'f' * MIB, store='central')
-        [location] = self.glance_locations(image_id)
+        [location] = self.stack.image_locations(image_id)
         self.assertRaises(rbd_multistore.InvalidRbdLocation,
                           rbd_multistore.parse_location, location['url'])
-        reason = self.driver.why_not_cloneable(location, RAW)
+        reason = self.why_not(location, RAW)
         self.assertIn('rbd://', reason)
 
     def test_reasons_not_to_clone(self):
         location = self.glance_image(b'y' * MIB)
-        self.assertIsNone(self.driver.why_not_cloneable(location, RAW))
-        self.assertIn('disk_format is qcow2', self.driver.why_not_cloneable(
+        self.assertIsNone(self.why_not(location, RAW))
+        self.assertIn('disk_format is qcow2', self.why_not(
             location, {'disk_format': 'qcow2'}))
 
         other = self.state.sites['site_b']['fsid']
         elsewhere = rbd_multistore.RbdLocation(other, location.pool, location.image,
                                                'snap')
-        reason = self.driver.why_not_cloneable(elsewhere, RAW)
+        reason = self.why_not(elsewhere, RAW)
         self.assertIn(other, reason)
         self.assertIn('images_rbd_glance_store_name', reason)
 
         no_snap = rbd_multistore.RbdLocation(location.fsid, location.pool,
                                              location.image, 'other')
         self.assertIn('no snapshot other',
-                      self.driver.why_not_cloneable(no_snap, RAW))
+                      self.why_not(no_snap, RAW))
         gone = rbd_multistore.RbdLocation(location.fsid, location.pool, 'gone', 'snap')
-        self.assertIn('does not exist', self.driver.why_not_cloneable(gone, RAW))
+        self.assertIn('does not exist', self.why_not(gone, RAW))
         no_pool = rbd_multistore.RbdLocation(location.fsid, 'no-such-pool', 'x',
                                              'snap')
-        self.assertIn('does not exist', self.driver.why_not_cloneable(no_pool, RAW))
+        self.assertIn('does not exist', self.why_not(no_pool, RAW))
 
     def test_unprotected_snapshot(self):
         unprotected = self.glance_image(b'x' * MIB, protect=False)
-        self.assertIn('not protected', self.driver.why_not_cloneable(unprotected, RAW))
+        self.assertIn('not protected', self.why_not(unprotected, RAW))
 
     def test_spare_pool_is_readable_by_nova(self):
         image_id = self.stack.upload_image(b's' * MIB, store='spare')
-        [location] = self.glance_locations(image_id)
+        [location] = self.stack.image_locations(image_id)
         self.assertEqual(self.info['spare_pool'],
                          rbd_multistore.parse_location(location['url']).pool)
-        self.assertIsNone(self.driver.why_not_cloneable(location, RAW))
+        self.assertIsNone(self.why_not(location, RAW))
 
 
 class ClusterTest(RbdTestCase):
 
     def test_fsid(self):
-        self.assertEqual(self.info['fsid'], self.driver.get_cluster_fsid())
+        self.assertEqual(self.info['fsid'],
+                         rbd_multistore.cluster_fsid(self.driver))
 
     def test_dead_mon_fails_within_the_timeout(self):
         with socket.socket() as s:
@@ -182,7 +185,8 @@ class ClusterTest(RbdTestCase):
         driver = self.nova_driver(ceph_conf=path, timeout=2)
 
         start = time.monotonic()
-        e = self.assertRaises(exception.StorageError, driver.get_cluster_fsid)
+        e = self.assertRaises(exception.StorageError,
+                              rbd_multistore.cluster_fsid, driver)
         took = time.monotonic() - start
 
         self.assertLess(took, 2 + 3, 'rbd_connect_timeout=2 but took %.1f s' % took)
@@ -195,7 +199,8 @@ class ClusterTest(RbdTestCase):
 
     def test_unknown_user_is_refused(self):
         driver = self.nova_driver(user='nobody')
-        e = self.assertRaises(exception.StorageError, driver.get_cluster_fsid)
+        e = self.assertRaises(exception.StorageError,
+                              rbd_multistore.cluster_fsid, driver)
         self.assertIn('client.nobody', e.format_message())
 
 
@@ -206,7 +211,7 @@ class CopyProgressTest(RbdTestCase):
         name = self.stack.unique_name('copy')
         pool = self.info['images_pool']
         self.assertEqual(rbd_multistore.CopyProgress(exists=False),
-                         self.driver.copy_progress(pool, name))
+                         self.progress(pool, name))
 
         size = 64 * MIB
         rbd.RBD().create(ioctx, name, size, old_format=False, order=23,
@@ -218,22 +223,22 @@ class CopyProgressTest(RbdTestCase):
             image.write(chunk, 8 * MIB)
             image.flush()
             # Seen while Glance still holds the image open (exclusive lock).
-            p = self.driver.copy_progress(pool, name)
+            p = self.progress(pool, name)
             self.assertEqual((True, size, 16 * MIB, False),
                              (p.exists, p.size, p.written_bytes, p.snapshot_protected))
             for offset in range(16 * MIB, size, 8 * MIB):
                 image.write(chunk, offset)
             image.create_snap('snap')
-            self.assertFalse(self.driver.copy_progress(pool, name).snapshot_protected)
+            self.assertFalse(self.progress(pool, name).snapshot_protected)
             image.protect_snap('snap')
 
-        p = self.driver.copy_progress(pool, name)
+        p = self.progress(pool, name)
         self.assertEqual(rbd_multistore.CopyProgress(True, size, True, size), p)
 
     def test_layering_only_image_counts_whole_objects(self):
         location = self.glance_image(os.urandom(3 * MIB) + bytes(5 * MIB),
                                      features=rbd.RBD_FEATURE_LAYERING)
-        p = self.driver.copy_progress(location.pool, location.image)
+        p = self.progress(location.pool, location.image)
         # Whole objects of 8 MiB (order 23): the one object holding data counts.
         self.assertEqual(rbd_multistore.CopyProgress(True, 8 * MIB, True, 8 * MIB), p)
 
@@ -244,7 +249,7 @@ class CopyProgressTest(RbdTestCase):
                                               stores=['site_a'])
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            p = self.driver.copy_progress(self.info['images_pool'], image_id)
+            p = self.progress(self.info['images_pool'], image_id)
             if p.snapshot_protected:
                 break
             time.sleep(0.1)

@@ -21,11 +21,9 @@ import time
 import uuid
 
 from glanceclient import exc as glance_exc
-import testtools
 
 from nova.tests.live import base
 from nova.tests.live.fixtures import bootimage
-from nova.tests.live.fixtures import stack
 
 MiB = 1 << 20
 
@@ -41,23 +39,13 @@ def _wait(what, predicate, timeout=60, interval=0.1):
         time.sleep(interval)
 
 
-class StackTestCase(testtools.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.stack = self.useFixture(stack.SharedStackFixture())
-        self.state = self.stack.state
+class StackTestCase(base.LiveTestCase):
 
     def _stores(self, image_id):
-        image = self.stack.glance('admin').images.get(image_id)
-        return [s for s in (image.get('stores') or '').split(',') if s]
+        return sorted(self.stores(image_id))
 
     def _locations(self, image_id):
-        """Glance's locations API as admin (show_multiple_locations stays false)."""
-        resp = self.stack.session('admin').get(
-            '%s/v2/images/%s/locations' % (self.state.glance_url, image_id),
-            headers={'Accept': 'application/json'})
-        return [loc['url'] for loc in resp.json()]
+        return [loc['url'] for loc in self.stack.image_locations(image_id)]
 
 
 class TestIdentity(StackTestCase):
