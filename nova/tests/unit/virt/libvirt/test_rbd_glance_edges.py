@@ -1,0 +1,297 @@
+# Copyright 2026 The rbd-glance-multistore-copy authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Edge cases of the Rbd backend's copy and wait that mutation testing
+found unchecked (tools/mutation.sh): the exact clone source, several clock
+origins, a pool watch that fails, Nova's per-image lock held by another
+process, and the guards before a copy.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+
+from oslo_utils.fixture import uuidsentinel as uuids
+
+from nova import exception
+from nova.storage import rbd_multistore
+from nova.tests.unit.virt.libvirt import glance_copy_sim as sim
+from nova.tests.unit.virt.libvirt import test_rbd_glance as base
+from nova.virt.libvirt import image_copy
+from nova.virt.libvirt import rbd_glance
+
+SITE_A_URL = 'rbd://%s/images/img-1/snap' % sim.FSID_A
+OLD_URL = 'rbd://%s/old/img-1/snap' % sim.FSID_A
+ORIGINS = (1e6, 12345.678, 7.5e8)
+
+# Holds Nova's per-image copy lock in another process until stdin closes.
+HOLD_LOCK = """
+import sys
+from oslo_concurrency import lockutils
+with lockutils.external_lock(sys.argv[1], lock_file_prefix='nova-',
+                             lock_path=sys.argv[2]):
+    print('held', flush=True)
+    sys.stdin.read()
+"""
+
+
+class PickyRbd(sim.SimRbd):
+    """Clones only the urls in ``cloneable``."""
+
+    def __init__(self, glance, cloneable):
+        super().__init__(glance)
+        self.cloneable = cloneable
+
+    def why_not_cloneable(self, location, image_meta):
+        self.calls['why_not_cloneable'] += 1
+        if location.url in self.cloneable:
+            return None
+        return 'not this one'
+
+
+class BrokenWatchRbd(sim.SimRbd):
+    """The pool can be read ``good`` times, then Ceph fails."""
+
+    def __init__(self, glance, good, error=None):
+        super().__init__(glance)
+        self.good = good
+        self.error = error or exception.StorageError(reason='mon gone')
+
+    def copy_progress(self, pool, name, snapshot='snap'):
+        if self.calls['copy_progress'] >= self.good:
+            self.calls['copy_progress'] += 1
+            raise self.error
+        return super().copy_progress(pool, name, snapshot)
+
+
+class TestCloneSource(base.RbdGlanceTestCase):
+
+    def test_copy_clones_our_stores_new_location_not_an_older_one(self):
+        glance = sim.SimGlance(self.clock)
+        # An older location in this cluster that cannot be cloned, listed
+        # first; the copy's location comes last.
+        glance.locations.insert(0, {'url': OLD_URL,
+                                    'metadata': {'store': 'site_a_old'}})
+        rbd = self.backend(glance, PickyRbd(glance, {SITE_A_URL}))
+        self.clone(rbd)
+        self.assertEqual(1, glance.calls['image_import'])
+        self.assertEqual([(SITE_A_URL, 'vms', uuids.instance + '_disk')],
+                         self.driver.clones)
+
+    def test_copy_to_store_returns_the_exact_location(self):
+        rbd = self.backend(sim.SimGlance(self.clock))
+        location = rbd.copy_to_store(self.context, {'id': 'img-1'})
+        self.assertEqual(rbd_multistore.RbdLocation(
+            sim.FSID_A, 'images', 'img-1', 'snap'), location)
+        self.assertEqual([], self.driver.clones)
+
+    def test_local_location_of_our_store_is_cloned_before_others(self):
+        glance = sim.SimGlance(self.clock, stores=('central', 'site_a'))
+        glance.locations.insert(0, {'url': OLD_URL,
+                                    'metadata': {'store': 'site_a_old'}})
+        rbd = self.backend(glance)
+        self.clone(rbd)
+        self.assertEqual(SITE_A_URL, self.driver.clones[0][0])
+        self.assertEqual(1, self.driver.calls['why_not_cloneable'])
+
+    def test_uncloneable_copy_says_why(self):
+        glance = sim.SimGlance(self.clock)
+        rbd = self.backend(glance, PickyRbd(glance, set()))
+        e = self.assertRaises(image_copy.ImageNotCloneable, self.clone, rbd)
+        self.assertIn('%s: not this one' % SITE_A_URL, str(e))
+        self.assertEqual([], self.driver.clones)
+
+    def test_uncloneable_location_in_our_store_is_not_copied_again(self):
+        glance = sim.SimGlance(self.clock, stores=('central', 'site_a'))
+        rbd = self.backend(glance, PickyRbd(glance, set()))
+        e = self.assertRaises(image_copy.ImageNotCloneable, self.clone, rbd)
+        self.assertEqual(0, glance.calls['image_import'])
+        self.assertIn('cannot be cloned (%s: not this one)' % SITE_A_URL,
+                      str(e))
+
+    def test_uncloneable_location_elsewhere_in_the_cluster_is_copied(self):
+        glance = sim.SimGlance(self.clock)
+        glance.locations.insert(0, {'url': OLD_URL,
+                                    'metadata': {'store': 'site_a_old'}})
+        rbd = self.backend(glance, PickyRbd(glance, {SITE_A_URL}))
+        self.clone(rbd)
+        self.assertEqual(1, glance.calls['image_import'])
+
+
+class TestClockOrigins(base.RbdGlanceTestCase):
+
+    def test_cold_clone_at_several_clock_origins(self):
+        for origin in ORIGINS:
+            clock = self.clock = sim.Clock(start=origin)
+            glance = sim.SimGlance(clock, copy_seconds=3.0)
+            rbd = self.backend(glance)
+            driver = self.driver
+            rbd.clone(self.context, 'img-1')
+            self.assertEqual([(origin, 'site_a')], glance.import_log)
+            self.assertEqual(SITE_A_URL, driver.clones[0][0])
+            noticed = clock() - glance.registered_at['site_a']
+            self.assertLess(noticed, 0.5, origin)
+            self.assertLess(clock.elapsed(), 4.0, origin)
+            requests = sum(v for k, v in glance.calls.items()
+                           if k != 'get_store_detail')
+            self.assertLessEqual(requests, 10, origin)
+
+    def test_copy_without_pool_watch_at_several_origins(self):
+        for origin in ORIGINS:
+            clock = self.clock = sim.Clock(start=origin)
+            glance = sim.SimGlance(clock, copy_seconds=10.0,
+                                   store_detail=False)
+            rbd = self.backend(glance)
+            driver = self.driver
+            rbd.clone(self.context, 'img-1')
+            self.assertEqual(1, glance.calls['image_import'], origin)
+            self.assertEqual(0, driver.calls['copy_progress'])
+            self.assertLess(clock.elapsed(), 14.0, origin)
+            self.assertLessEqual(glance.calls['get'], 14, origin)
+
+    def test_failed_copies_back_off_at_several_origins(self):
+        for origin in ORIGINS:
+            clock = self.clock = sim.Clock(start=origin)
+            glance = sim.SimGlance(clock, copy_seconds=1.0, fail_copies=2)
+            rbd = self.backend(glance)
+            rbd.clone(self.context, 'img-1')
+            times = [t - origin for t, _store in glance.import_log]
+            self.assertEqual(3, len(times), origin)
+            # 2 s after the first failure, 4 s after the second.
+            self.assertGreaterEqual(times[1] - times[0], 1.0 + 2.0)
+            self.assertLess(times[1] - times[0], 1.0 + 2.0 + 1.0)
+            self.assertGreaterEqual(times[2] - times[1], 1.0 + 4.0)
+            self.assertLess(times[2] - times[1], 1.0 + 4.0 + 1.0)
+
+
+class TestPoolWatchFails(base.RbdGlanceTestCase):
+
+    def test_watch_failing_mid_copy_falls_back_to_glance(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=6.0)
+        driver = BrokenWatchRbd(glance, good=3)
+        rbd = self.backend(glance, driver)
+        self.clone(rbd)
+        self.assertEqual(SITE_A_URL, driver.clones[0][0])
+        # Three reads, one failure, then no more watching.
+        self.assertEqual(4, driver.calls['copy_progress'])
+        self.assertEqual(1, glance.calls['image_import'])
+        self.assertLess(self.clock.elapsed(), 6.0 + 4.0)
+
+    def test_watch_failing_at_once_still_copies(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=2.0)
+        driver = BrokenWatchRbd(glance, good=0)
+        self.clone(self.backend(glance, driver))
+        self.assertEqual(1, driver.calls['copy_progress'])
+        self.assertEqual(SITE_A_URL, driver.clones[0][0])
+
+    def test_watch_raising_something_else_is_not_swallowed(self):
+        glance = sim.SimGlance(self.clock)
+        driver = BrokenWatchRbd(glance, good=0, error=ValueError('bug'))
+        self.assertRaises(ValueError, self.clone,
+                          self.backend(glance, driver))
+
+
+class TestLockHeldByAnotherProcess(base.RbdGlanceTestCase):
+    """Nova's per-image copy lock, held by a real second process."""
+
+    def hold_lock(self):
+        lock_path = os.path.join(self.instances_path, 'locks')
+        os.makedirs(lock_path, exist_ok=True)
+        holder = subprocess.Popen(
+            [sys.executable, '-c', HOLD_LOCK,
+             rbd_glance.COPY_LOCK_PREFIX + 'img-1', lock_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.wait, 30)
+        self.addCleanup(holder.kill)
+        self.assertEqual('held', holder.stdout.readline().strip())
+        return holder, lock_path
+
+    def test_copy_waits_for_the_lock_of_another_process(self):
+        holder, lock_path = self.hold_lock()
+        glance = sim.SimGlance(self.clock)
+        released = threading.Event()
+        seen = {}
+        real_sleep = self.clock.sleep
+        sleeps = []
+
+        def release():
+            seen['imports'] = glance.calls['image_import']
+            holder.stdin.close()
+            holder.wait(30)
+            released.set()
+
+        def sleep(seconds):
+            # A boot that polls the lock sleeps while it is held: let the
+            # other process go after a few tries.
+            if not released.is_set():
+                sleeps.append(seconds)
+                if len(sleeps) == 3:
+                    release()
+            real_sleep(seconds)
+
+        self.clock.sleep = sleep
+        rbd = self.backend(glance)
+        done = []
+
+        def boot():
+            self.clone(rbd)
+            done.append(True)
+
+        thread = threading.Thread(target=boot)
+        thread.start()
+        # A boot that blocks on the lock instead does not sleep: release
+        # the lock after a while of real time.
+        if not released.wait(2.0):
+            release()
+        thread.join(60)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual([True], done)
+        # Nothing was asked of Glance while the other process held the lock.
+        self.assertEqual(0, seen['imports'])
+        self.assertEqual(1, glance.calls['image_import'])
+        self.assertEqual(SITE_A_URL, self.driver.clones[0][0])
+        self.assertTrue(os.path.exists(os.path.join(
+            lock_path, 'nova-rbd-glance-copy-img-1')))
+
+
+class TestGuards(base.RbdGlanceTestCase):
+
+    def test_deactivated_image_with_a_local_location_is_not_cloned(self):
+        glance = sim.SimGlance(self.clock, stores=('central', 'site_a'),
+                               status='deactivated')
+        rbd = self.backend(glance)
+        self.assertRaises(image_copy.ImageNotReady, self.clone, rbd)
+        self.assertEqual([], self.driver.clones)
+        self.assertEqual(0, glance.calls['image_import'])
+
+    def test_file_store_as_target_is_refused_before_copying(self):
+        self.flags(images_rbd_glance_store_name='central', group='libvirt')
+        glance = sim.SimGlance(self.clock)
+        rbd = self.backend(glance)
+        self.assertRaises(image_copy.GlanceStoreNotRbd, self.clone, rbd)
+        self.assertEqual(0, glance.calls['image_import'])
+        self.assertEqual(0, glance.calls['get_image_tasks'])
+
+    def test_copy_is_asked_for_our_store_only(self):
+        glance = sim.SimGlance(self.clock)
+        self.clone(self.backend(glance))
+        self.assertEqual([(sim.EPOCH, 'site_a')], glance.import_log)
+
+    def test_progress_is_logged_during_a_long_copy(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=12.0)
+        self.clone(self.backend(glance))
+        out = self.stdlog.logger.output
+        self.assertIn('Copying image img-1 to store site_a: ', out)
+        self.assertIn(' of 64 MiB (', out)
