@@ -83,7 +83,10 @@ class RbdTestCase(base.LiveTestCase):
         return ioctx
 
     def glance_image(self, data, protect=True, features=GLANCE_FEATURES):
-        """Write ``images/<name>@snap`` as Glance's rbd store would; removed at cleanup."""
+        """Write ``images/<name>@snap`` as Glance's rbd store would.
+
+        The image is removed at cleanup.
+        """
         ioctx = self.ioctx(self.info['images_pool'])
         name = self.stack.unique_name('glance')
         rbd.RBD().create(ioctx, name, len(data), old_format=False, order=23,
@@ -96,7 +99,6 @@ class RbdTestCase(base.LiveTestCase):
                 image.protect_snap('snap')
         return rbd_multistore.RbdLocation(self.info['fsid'], self.info['images_pool'],
                                           name, 'snap')
-
 
 
 class LocationTest(RbdTestCase):
