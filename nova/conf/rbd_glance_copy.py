@@ -56,24 +56,37 @@ Related options:
 """),
     cfg.IntOpt('images_rbd_glance_copy_stall_timeout',
                default=120,
-               min=1,
+               min=90,
                help="""
-Seconds without visible progress of an image copy (no new data in the store's
-pool, no change of the image in Glance) after which Nova logs a warning that
-names the Glance import task holding the image. A Glance API worker that died
-in the middle of a copy keeps the image's import lock for up to an hour; the
-warning tells the operator which task to look at instead of waiting silently.
-It repeats every such period. It only warns: the boot still fails at
+Seconds after which a Glance import task that holds the image is taken for
+dead. A Glance API worker that dies in the middle of a copy leaves its task
+``processing`` and the image's import lock held for an hour (Glance refuses
+every other import of the image meanwhile). A running copy updates its task
+at least every 60 seconds, so when the task holding the image was last
+updated longer ago than this, and nothing changed in Glance or in the
+store's pool for 10 seconds while Nova watched, the boot fails at once (as
+ImageUnacceptable, so Nova downloads the image unless
+``[workarounds] never_download_image_if_on_rbd`` is set) with a message that
+names the task, its age, when Glance will release its lock and what to do.
+A later boot of the same image recognises the dead task from its age within
+about 10 seconds. While Nova cannot read the task (Glance shows the tasks of
+the caller's project only), the boot logs a warning after this long without
+progress, repeated every such period, and waits until
 ``images_rbd_glance_copy_timeout``.
 
 Possible values:
 
-* A positive integer: seconds
+* An integer of at least 90: seconds (more than the 60 seconds between two
+  updates of a running Glance task)
 
 Related options:
 
 * images_rbd_glance_store_name - must be set to a store name
-* images_rbd_glance_copy_timeout - when the boot is failed
+* images_rbd_glance_copy_timeout - the whole boot's deadline, counted from
+  when it asks for the image, Nova's per-image lock and every Glance request
+  included
+* [glance] copy_credentials - Nova's service user can read other projects'
+  import tasks
 """),
 ]
 

@@ -43,9 +43,12 @@ import copy
 import html
 import http
 import re
+import time
 
+import glanceclient
 import glanceclient.exc
 from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
 from oslo_log import log as logging
 
 import nova.conf
@@ -59,6 +62,7 @@ CONF = nova.conf.CONF
 # The longest piece of a Glance error message put into ours.
 _MAX_MESSAGE = 400
 _TAG = re.compile(r'<[^>]*>')
+_MAX_LINE = re.compile(r'\s+')
 _STORE_NOT_FOUND = re.compile(r'Store for identifier (\S+) not found')
 _IN_PROGRESS = ('active task', 'still in progress')
 
@@ -71,6 +75,13 @@ _REFUSED = (glanceclient.exc.HTTPUnauthorized,
             glanceclient.exc.HTTPNotImplemented)
 
 _TASK_KEYS = ('id', 'type', 'status', 'message', 'created_at', 'updated_at')
+
+
+class GlanceCallTimeout(exception.NovaException):
+    """The caller's deadline passed before (or while) Glance answered."""
+
+    msg_fmt = _("Glance did not answer within the %(timeout).1f s left "
+                "before the boot's deadline")
 
 
 class ImageImportInProgress(exception.ImageImportImpossible):
@@ -135,6 +146,82 @@ def glance_message(exc):
     if len(text) > _MAX_MESSAGE:
         text = text[:_MAX_MESSAGE - 3] + '...'
     return text or type(exc).__name__
+
+
+def is_transient(exc):
+    """Whether a Glance call's error may go away by itself: Glance not
+    reachable, restarting, too slow, or answering 5xx.
+    """
+    if isinstance(exc, (exception.GlanceConnectionFailed, GlanceCallTimeout,
+                        ks_exc.ConnectionError,
+                        glanceclient.exc.CommunicationError,
+                        glanceclient.exc.InvalidEndpoint)):
+        return True
+    code = getattr(exc, 'code', None)
+    return (isinstance(exc, glanceclient.exc.HTTPException) and
+            isinstance(code, int) and code >= 500)
+
+
+def describe_fault(exc):
+    """A transient Glance error as one line for logs and messages."""
+    if isinstance(exc, glanceclient.exc.HTTPException):
+        return 'HTTP %s: %s' % (getattr(exc, 'code', '?'), glance_message(exc))
+    if isinstance(exc, exception.NovaException):
+        return exc.format_message()
+    return '%s: %s' % (type(exc).__name__, _MAX_LINE.sub(' ', str(exc))[
+        :_MAX_MESSAGE])
+
+
+def _bounded_client_wrapper(timeout, endpoint=None, context=None):
+    """Nova's ``GlanceClientWrapper`` whose HTTP requests time out after
+    ``timeout`` seconds, ``[glance] timeout`` if shorter.
+
+    Nova's wrapper retries a failed connection ``[glance] num_retries``
+    times, one second apart; each retry gets what is left of ``timeout``,
+    and none starts once it is spent (GlanceCallTimeout).
+    """
+    from nova.image import glance
+
+    class BoundedClientWrapper(glance.GlanceClientWrapper):
+
+        def __init__(self):
+            self.deadline = _monotonic() + timeout
+            super().__init__(context=context, endpoint=endpoint)
+
+        def _bounded(self, context, endpoint, version):
+            left = self.deadline - _monotonic()
+            if left <= 0:
+                raise GlanceCallTimeout(timeout=timeout)
+            sess, auth = glance._session_and_auth(context)
+            if sess.timeout is not None:
+                left = min(left, sess.timeout)
+            bounded = ks_session.Session(
+                auth=sess.auth, session=sess.session, verify=sess.verify,
+                cert=sess.cert, timeout=left)
+            return glanceclient.Client(
+                version, session=bounded, auth=auth,
+                endpoint_override=endpoint,
+                global_request_id=context.global_id)
+
+        def _create_static_client(self, context, endpoint, version):
+            self.api_server = str(endpoint)
+            self._static = (context, endpoint, version)
+            return None
+
+        def _create_onetime_client(self, context, version):
+            static = getattr(self, '_static', None)
+            if static is not None:
+                return self._bounded(*static)
+            if self.api_servers is None:
+                self.api_servers = glance.get_api_servers(context)
+            self.api_server = next(self.api_servers)
+            return self._bounded(context, self.api_server, version)
+
+    return BoundedClientWrapper()
+
+
+def _monotonic():
+    return time.monotonic()
 
 
 def _copy_credentials_mode():
@@ -237,10 +324,19 @@ def _translated(image_id, exc):
 class ImageServiceMixin(object):
     """Multi-store calls for ``GlanceImageServiceV2``."""
 
-    def _multistore_call(self, creds, method, args=(), kwargs=None):
-        """``self._client.call`` with ``creds``; Keystone errors explained."""
+    def _multistore_call(self, creds, method, args=(), kwargs=None,
+                         timeout=None):
+        """``self._client.call`` with ``creds``; Keystone errors explained.
+
+        ``timeout`` bounds the call's HTTP requests, retries included.
+        """
         client = self._client
-        if creds.is_service and getattr(client, 'client', None) is not None:
+        static = getattr(client, 'client', None) is not None
+        if timeout is not None:
+            client = _bounded_client_wrapper(
+                timeout, endpoint=client.api_server if static else None,
+                context=creds.context)
+        elif creds.is_service and static:
             # A client made for an image URL carries the user's auth: ask the
             # same endpoint as the service user.
             from nova.image import glance
@@ -258,9 +354,22 @@ class ImageServiceMixin(object):
                   '[glance] copy_credentials to user.') % {
                       'error': glance_message(exc)})
 
+    def read_image(self, context, image_id, timeout=None):
+        """``show(context, image_id)`` (Nova's image dict, as ``API.get``
+        returns it), its requests bounded by ``timeout`` seconds.
+        """
+        if timeout is None:
+            return self.show(context, image_id)
+        bounded = type(self)(client=_bounded_client_wrapper(
+            timeout, context=context,
+            endpoint=(self._client.api_server
+                      if getattr(self._client, 'client', None) is not None
+                      else None)))
+        return bounded.show(context, image_id)
+
     def image_import(self, context, image_id, method='copy-image',
                      stores=None, all_stores_must_succeed=False,
-                     allow_failure=True, as_service=None):
+                     allow_failure=True, as_service=None, timeout=None):
         """Start an import of the image (a copy to ``stores`` by default).
 
         Returns None once Glance has accepted the request; the import runs in
@@ -281,7 +390,8 @@ class ImageServiceMixin(object):
             kwargs['stores'] = list(stores)
         store_names = ', '.join(stores) if stores else _('its default stores')
         try:
-            self._multistore_call(creds, 'image_import', (image_id,), kwargs)
+            self._multistore_call(creds, 'image_import', (image_id,), kwargs,
+                                  timeout=timeout)
         except glanceclient.exc.HTTPException as exc:
             raise self._import_error(context, creds, image_id, store_names,
                                      exc)
@@ -328,7 +438,7 @@ class ImageServiceMixin(object):
                          'role'))
         return _translated(image_id, exc)
 
-    def get_image_locations(self, context, image_id):
+    def get_image_locations(self, context, image_id, timeout=None):
         """The image's locations: ``[{'url': str, 'metadata': dict}]``.
 
         Glance's locations API (``GET /v2/images/{id}/locations``) is for
@@ -342,7 +452,8 @@ class ImageServiceMixin(object):
         for creds in _readers(context):
             try:
                 locations = self._multistore_call(
-                    creds, 'get_image_locations', (image_id,))
+                    creds, 'get_image_locations', (image_id,),
+                    timeout=timeout)
             except _REFUSED as exc:
                 LOG.debug('Glance did not show the locations of image '
                           '%(image)s to %(who)s: %(error)s',
@@ -352,10 +463,15 @@ class ImageServiceMixin(object):
             except glanceclient.exc.HTTPException as exc:
                 raise _translated(image_id, exc)
             return _locations(locations)
-        image = self.show(context, image_id, include_locations=True)
+        if timeout is None:
+            image = self.show(context, image_id, include_locations=True)
+        else:
+            image = type(self)(client=_bounded_client_wrapper(
+                timeout, context=context)).show(
+                    context, image_id, include_locations=True)
         return _locations(image.get('locations'))
 
-    def get_image_tasks(self, context, image_id):
+    def get_image_tasks(self, context, image_id, timeout=None):
         """The image's import tasks, oldest first as Glance lists them.
 
         Each is a dict with ``id``, ``type``, ``status``, ``message``,
@@ -366,7 +482,8 @@ class ImageServiceMixin(object):
         for creds in _readers(context):
             try:
                 body = self._multistore_call(
-                    creds, 'get_associated_image_tasks', (image_id,))
+                    creds, 'get_associated_image_tasks', (image_id,),
+                    timeout=timeout)
             except _REFUSED as exc:
                 LOG.debug('Glance did not show the tasks of image %(image)s '
                           'to %(who)s: %(error)s',
@@ -378,7 +495,7 @@ class ImageServiceMixin(object):
             return [_task(task) for task in (body or {}).get('tasks') or ()]
         return []
 
-    def get_store_detail(self, context, store_id):
+    def get_store_detail(self, context, store_id, timeout=None):
         """Glance's description of one store, or None when Glance won't say.
 
         Returns ``{'id': ..., 'type': ..., 'properties': {...}}`` from
@@ -390,7 +507,8 @@ class ImageServiceMixin(object):
         """
         for creds in _readers(context):
             try:
-                body = self._multistore_call(creds, 'get_stores_info_detail')
+                body = self._multistore_call(creds, 'get_stores_info_detail',
+                                             timeout=timeout)
             except _REFUSED as exc:
                 LOG.debug('Glance did not show its store details to '
                           '%(who)s: %(error)s',
@@ -412,26 +530,36 @@ class ImageServiceMixin(object):
 class APIMixin(object):
     """Multi-store calls for ``nova.image.glance.API``."""
 
+    def read_image(self, context, image_id, timeout=None):
+        """``get(context, image_id)`` with its requests bounded by
+        ``timeout`` seconds.
+        """
+        session, image_id = self._get_session_and_image_id(context, image_id)
+        return session.read_image(context, image_id, timeout=timeout)
+
     def image_import(self, context, image_id, method='copy-image',
                      stores=None, all_stores_must_succeed=False,
-                     allow_failure=True, as_service=None):
+                     allow_failure=True, as_service=None, timeout=None):
         """Start a Glance import of an image; see ImageServiceMixin."""
         session, image_id = self._get_session_and_image_id(context, image_id)
         return session.image_import(
             context, image_id, method=method, stores=stores,
             all_stores_must_succeed=all_stores_must_succeed,
-            allow_failure=allow_failure, as_service=as_service)
+            allow_failure=allow_failure, as_service=as_service,
+            timeout=timeout)
 
-    def get_image_locations(self, context, image_id):
+    def get_image_locations(self, context, image_id, timeout=None):
         """The image's locations, as the service user sees them if it can."""
         session, image_id = self._get_session_and_image_id(context, image_id)
-        return session.get_image_locations(context, image_id)
+        return session.get_image_locations(context, image_id,
+                                           timeout=timeout)
 
-    def get_image_tasks(self, context, image_id):
+    def get_image_tasks(self, context, image_id, timeout=None):
         """The image's import tasks; [] when Glance refuses."""
         session, image_id = self._get_session_and_image_id(context, image_id)
-        return session.get_image_tasks(context, image_id)
+        return session.get_image_tasks(context, image_id, timeout=timeout)
 
-    def get_store_detail(self, context, store_id):
+    def get_store_detail(self, context, store_id, timeout=None):
         """One Glance store's type and properties; None when refused."""
-        return self._get_session(context).get_store_detail(context, store_id)
+        return self._get_session(context).get_store_detail(
+            context, store_id, timeout=timeout)

@@ -43,7 +43,10 @@ driver then downloads the image instead, or aborts the build when
 """
 
 import dataclasses
+import datetime
 import enum
+
+from oslo_utils import timeutils
 
 from nova import exception
 from nova.i18n import _
@@ -82,6 +85,23 @@ RETRY_BACKOFF_MAX = 60.0
 # How long Glance may list our store without returning a location we can
 # clone before that is a configuration problem rather than a race.
 LOCATION_GRACE = 5.0
+# Backoff before asking again after a 409 (another import holds the image)
+# and before reading Glance again after a transient fault (connection
+# refused, timeout, 5xx): 0.5, 1, 2... seconds, up to
+# [libvirt] images_rbd_glance_copy_poll_interval.
+CONFLICT_BACKOFF_BASE = 0.5
+TRANSIENT_BACKOFF_BASE = 0.5
+# While an import task holds the image and nothing moves, its record is read
+# at most this often (its updated_at tells a live task from a dead one).
+TASK_CHECK_INTERVAL = 10.0
+# A task older than the stall timeout is dead only once nothing changed in
+# Glance or the pool for this long (or the stall timeout, if shorter) under
+# this boot's own eyes: a later boot finds a dead task within this time.
+QUIET_CONFIRM = 10.0
+# Glance (33) breaks an import lock whose task was last updated this long
+# ago: an hour for a processing task, two for a pending one. Until then it
+# answers 409 to every import of the image.
+GLANCE_LOCK_TTL = {'processing': 3600, 'pending': 7200}
 
 
 # --- Errors: every one is an ImageUnacceptable for nova-compute -----------
@@ -125,6 +145,22 @@ class GlanceStoreWrongCluster(exception.ImageUnacceptable):
 class ImageCopyFailed(exception.ImageUnacceptable):
     msg_fmt = _("Glance failed to copy image %(image_id)s to store "
                 "%(store)s %(attempts)s time(s): %(reason)s")
+
+
+class ImageCopyStalled(exception.ImageUnacceptable):
+    msg_fmt = _("The copy of image %(image_id)s to Glance store %(store)s is "
+                "dead: Glance import task %(task_id)s (%(status)s) was last "
+                "updated %(age)d s ago and nothing changed in Glance or in "
+                "the store's pool for %(quiet)d s, so the Glance API worker "
+                "that ran it has most likely died. Glance refuses every "
+                "import of this image until it releases the image's import "
+                "lock at %(release_at)s (%(ttl)d minutes after the task's "
+                "last update; about %(release_in)d minutes from now). Nova "
+                "downloads the image instead unless [workarounds] "
+                "never_download_image_if_on_rbd is set; otherwise boot it "
+                "again after that time, or boot an image that is already in "
+                "store %(store)s. Look for the task id in the Glance API "
+                "logs to see why its worker stopped.")
 
 
 class ImageCopyTimeout(exception.ImageUnacceptable):
@@ -191,27 +227,64 @@ class ImageView:
 
 @dataclasses.dataclass(frozen=True)
 class TaskView:
-    """The newest import task of the image, as Glance's tasks API shows it."""
+    """One import task of the image, as Glance's tasks API shows it.
+
+    ``updated_at`` is the task's last update (its creation when Glance never
+    updated it), a naive UTC datetime or None; ``age`` is how long ago that
+    was when the task was read, in seconds, or None when unknown.
+    """
 
     task_id: str
     status: str
     message: str
+    # When read, not what the task is: left out of comparisons.
+    updated_at: datetime.datetime = dataclasses.field(default=None,
+                                                      compare=False)
+    age: float = dataclasses.field(default=None, compare=False)
 
     @classmethod
-    def newest(cls, tasks):
+    def from_task(cls, task, now_wall=None):
+        updated = (_parse_time(task.get('updated_at')) or
+                   _parse_time(task.get('created_at')))
+        age = None
+        if updated is not None and now_wall is not None:
+            age = max(0.0, (now_wall - updated).total_seconds())
+        return cls(task_id=task.get('id') or '',
+                   status=task.get('status') or '',
+                   message=_clean(task.get('message') or ''),
+                   updated_at=updated, age=age)
+
+    @classmethod
+    def newest(cls, tasks, now_wall=None):
         """The most recently created import task, or None."""
         imports = [t for t in tasks or ()
                    if t.get('type', IMPORT_TASK_TYPE) == IMPORT_TASK_TYPE]
         if not imports:
             return None
-        task = max(imports, key=lambda t: t.get('created_at') or '')
-        return cls(task_id=task.get('id') or '',
-                   status=task.get('status') or '',
-                   message=_clean(task.get('message') or ''))
+        task = max(imports, key=lambda t: str(t.get('created_at') or ''))
+        return cls.from_task(task, now_wall)
+
+    @classmethod
+    def find(cls, tasks, task_id, now_wall=None):
+        """The task ``task_id`` (the one holding the image), or None."""
+        for task in tasks or ():
+            if task.get('id') == task_id:
+                return cls.from_task(task, now_wall)
+        return None
+
+
+def _parse_time(value):
+    """Glance's ISO 8601 time as a naive UTC datetime, None if not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return timeutils.normalize_time(timeutils.parse_isotime(value))
+    except ValueError:
+        return None
 
 
 def _clean(text):
-    return ' '.join(text.replace('<br />', ' ').split())
+    return ' '.join(str(text).replace('<br />', ' ').split())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,14 +453,34 @@ class WaitState:
     view_stale: bool = False
     # When the last stall warning was given.
     stall_warned_at: float = None
+    # When the task holding the image was last read, and what it showed.
+    task_checked_at: float = None
+    holder: TaskView = None
+    # 409s (another import holds the image) in answer to our requests.
+    conflicts: int = 0
+    # Transient Glance faults: in a row (for the backoff), in all, the last.
+    transient_streak: int = 0
+    transient_total: int = 0
+    last_transient: str = ''
+    # Earliest time to read Glance again after a transient fault.
+    read_not_before: float = 0.0
 
     def importing_for(self, now):
         return {store: now - since for store, since in self.importing_since}
 
 
 def new_wait_state(store, now, timeout, retries, max_interval=15.0,
-                   stall_timeout=300.0, watch_pool=False):
-    return WaitState(store=store, started=now, deadline=now + timeout,
+                   stall_timeout=300.0, watch_pool=False, deadline=None,
+                   started=None):
+    """The state of a new wait.
+
+    ``deadline`` is the boot's deadline when it was set before this wait
+    (when the boot asked, before it queued for Nova's lock); ``started`` when
+    the boot asked. Without them the wait starts now and lasts ``timeout``.
+    """
+    started = now if started is None else started
+    deadline = started + timeout if deadline is None else deadline
+    return WaitState(store=store, started=started, deadline=deadline,
                      retries=retries, max_interval=float(max_interval),
                      stall_timeout=float(stall_timeout),
                      watch_pool=watch_pool, last_change=now,
@@ -420,6 +513,13 @@ def observe(state, view, now, task=None):
                        last_change=now)
     else:
         changes['polls_without_change'] = state.polls_without_change + 1
+
+    if (task is not None and view.task_id and
+            task.task_id == view.task_id):
+        changes['holder'] = task
+    elif not view.task_id or (state.holder is not None and
+                              state.holder.task_id != view.task_id):
+        changes['holder'] = None
 
     # A failure recorded before this host asked for a copy belongs to an
     # earlier attempt (another boot, another host, before the store was
@@ -475,6 +575,122 @@ def requested(state, now):
                                polls_without_change=0, pool_seen=False,
                                pool_complete=False, pool_vanished=False,
                                confirm_polls=0)
+
+
+def conflicted(state, now):
+    """The state after Glance answered 409 to our copy request: another
+    import holds the image. The next request backs off.
+    """
+    conflicts = state.conflicts + 1
+    return dataclasses.replace(
+        state, conflicts=conflicts,
+        not_before=now + backoff(CONFLICT_BACKOFF_BASE, conflicts,
+                                 state.max_interval))
+
+
+def task_checked(state, now):
+    """The state after the task holding the image was read."""
+    return dataclasses.replace(state, task_checked_at=now)
+
+
+def wants_task(state, view, now):
+    """Whether to read the image's import tasks with this image read.
+
+    When our store is marked failed (which task failed?), and while a task
+    holds the image: at once for a new holder (a later boot sees a dead
+    task from its age), then every TASK_CHECK_INTERVAL.
+    """
+    if state.store in view.failed:
+        return True
+    if not view.task_id:
+        return False
+    return (state.task_checked_at is None or
+            now - state.task_checked_at >= TASK_CHECK_INTERVAL)
+
+
+def glance_failed(state, now, reason):
+    """The state after a transient Glance fault (connection refused or
+    timed out, 5xx): read again after a backoff, counted.
+    """
+    streak = state.transient_streak + 1
+    return dataclasses.replace(
+        state, transient_streak=streak,
+        transient_total=state.transient_total + 1, last_transient=reason,
+        read_not_before=now + backoff(TRANSIENT_BACKOFF_BASE, streak,
+                                      state.max_interval))
+
+
+def glance_answered(state):
+    """The state after Glance answered: the transient streak ends."""
+    if not state.transient_streak:
+        return state
+    return dataclasses.replace(state, transient_streak=0)
+
+
+def after_glance_failure(state, view, now, image_id):
+    """The next step after a transient Glance fault: wait, or time out."""
+    if now >= state.deadline:
+        return Step(Action.FAIL, 'timed out',
+                    error=timeout_error(state, view, now, image_id))
+    delay = max(0.0, min(state.read_not_before, state.deadline) - now)
+    return Step(Action.WAIT, 'Glance fault %d (%s); reading again in %.1f s'
+                % (state.transient_total, state.last_transient, delay),
+                delay=delay)
+
+
+def backoff(base, count, limit):
+    """``base``, then doubling per ``count``, at most ``limit``."""
+    return min(float(limit), base * 2 ** max(0, count - 1))
+
+
+def dead_task(state, view, now):
+    """The task holding the image, aged to ``now``, when it is dead.
+
+    Dead: it is pending or processing, Glance last updated it at least the
+    stall timeout ago (a live copy updates it every minute), and nothing
+    changed in Glance or the pool for QUIET_CONFIRM seconds (or the stall
+    timeout, if shorter) while this boot watched.
+    """
+    task = state.holder
+    if (task is None or task.age is None or task.updated_at is None or
+            task.task_id != view.task_id or
+            task.status not in GLANCE_LOCK_TTL):
+        return None
+    # The task as it would read now: nothing changed since it was read,
+    # or the quiet check below fails.
+    task = dataclasses.replace(
+        task, age=task.age + max(0.0, now - state.task_checked_at))
+    if task.age < state.stall_timeout:
+        return None
+    if stalled_for(state, now) < min(QUIET_CONFIRM, state.stall_timeout):
+        return None
+    return task
+
+
+def _until_dead(state, view, now):
+    """Seconds until the task holding the image would be found dead, if
+    nothing changes; infinity when it cannot be.
+    """
+    task = state.holder
+    if (task is None or task.age is None or task.updated_at is None or
+            task.task_id != view.task_id or
+            task.status not in GLANCE_LOCK_TTL):
+        return float('inf')
+    age = task.age + max(0.0, now - state.task_checked_at)
+    quiet = min(QUIET_CONFIRM, state.stall_timeout)
+    return max(state.stall_timeout - age, quiet - stalled_for(state, now),
+               0.0)
+
+
+def dead_task_error(state, view, now, task):
+    ttl = GLANCE_LOCK_TTL[task.status]
+    release_at = task.updated_at + datetime.timedelta(seconds=ttl)
+    return ImageCopyStalled(
+        image_id=view.image_id, store=state.store, task_id=task.task_id,
+        status=task.status, age=task.age,
+        quiet=stalled_for(state, now),
+        release_at=release_at.strftime('%Y-%m-%d %H:%M:%S UTC'),
+        ttl=ttl // 60, release_in=max(0, round((ttl - task.age) / 60)))
 
 
 def warned(state, now):
@@ -549,12 +765,18 @@ def decide(state, view, now, location=None, task=None):
     if now >= state.deadline:
         return Step(Action.FAIL, 'timed out',
                     error=timeout_error(state, view, now))
+    dead = dead_task(state, view, now)
+    if dead is not None:
+        return Step(Action.FAIL, 'dead import task %s' % dead.task_id,
+                    error=dead_task_error(state, view, now, dead))
 
     stalled = _stall(state, now)
 
     def wait(reason, delay, action=Action.WAIT):
-        # Never sleep past the deadline: the timeout is reported on time.
-        delay = max(0.0, min(delay, state.deadline - now))
+        # Never sleep past the deadline: the timeout is reported on time;
+        # nor past the moment a dead task would be recognised.
+        delay = max(0.0, min(delay, state.deadline - now,
+                             _until_dead(state, view, now)))
         return Step(action, reason, delay=delay, stalled=stalled)
 
     if confirming(state):
@@ -604,6 +826,12 @@ def decide(state, view, now, location=None, task=None):
             now - state.requested_at < ACCEPT_GRACE):
         return wait('copy requested, waiting for Glance to start it',
                     min(delay, FIRST_POLL))
+    if now < state.not_before:
+        # Glance answered 409 although the image shows no import we can
+        # see (another project's task): ask again after a backoff.
+        return wait('another import holds the image (409 %d time(s)); '
+                    'backing off' % state.conflicts,
+                    min(max(delay, FIRST_POLL), state.not_before - now))
     return Step(Action.REQUEST_COPY, 'store %s lacks the image' % store,
                 delay=AFTER_REQUEST_POLL)
 
@@ -615,7 +843,12 @@ def failure_reason(state):
               'boot again') % (state.last_failure or 'no task message'))
 
 
-def timeout_error(state, view, now):
+def timeout_error(state, view, now, image_id=None):
+    if view is None:
+        # Glance never answered this wait.
+        view = ImageView(image_id=image_id, status='', disk_format='', size=0,
+                         stores=frozenset(), importing=frozenset(),
+                         failed=frozenset(), task_id='')
     importing = state.importing_for(now)
     if importing:
         detail = ', '.join('store %s importing for %.0f s' % (s, t)
@@ -628,6 +861,12 @@ def timeout_error(state, view, now):
     if state.requests:
         detail += ('; this host asked Glance to copy %d time(s)'
                    % state.requests)
+    if state.conflicts:
+        detail += ('; Glance answered 409 (another import) %d time(s)'
+                   % state.conflicts)
+    if state.transient_total:
+        detail += ('; %d Glance request(s) failed, the last: %s'
+                   % (state.transient_total, state.last_transient))
     return ImageCopyTimeout(image_id=view.image_id, store=state.store,
                             timeout=round(state.deadline - state.started),
                             detail=detail)

@@ -38,11 +38,14 @@ this module does the I/O around them.
 import os
 import time
 
+from oslo_concurrency import lockutils
 from oslo_log import log as logging
+from oslo_utils import timeutils
 from oslo_utils import units
 
 import nova.conf
 from nova import exception
+from nova.i18n import _
 from nova.image import glance_multistore
 from nova.storage import rbd_multistore
 from nova.storage import rbd_utils
@@ -63,6 +66,11 @@ PROGRESS_LOG_INTERVAL = 5.0
 # name Image.cache() locks (the image's cache file name): clone() runs
 # under that lock already.
 COPY_LOCK_PREFIX = 'rbd-glance-copy-'
+# Nova's locks cannot time out: a boot queued behind another boot of the
+# same image tries the lock without blocking, first every LOCK_POLL_FIRST
+# seconds, doubling up to LOCK_POLL_MAX, and never past its deadline.
+LOCK_POLL_FIRST = 0.05
+LOCK_POLL_MAX = 1.0
 
 
 def _lock_path():
@@ -104,13 +112,31 @@ class GlanceCopy(object):
     a :class:`ClusterReads` (or a test double with its methods).
     """
 
-    def __init__(self, glance_api, cluster, clock, sleep, instance=None):
+    def __init__(self, glance_api, cluster, clock, sleep, instance=None,
+                 wall=None):
         self.glance = glance_api
         self.cluster = cluster
         self.clock = clock
         self.sleep = sleep
         self.instance = instance
+        # UTC wall time (naive datetime), to age Glance's tasks.
+        self.wall = wall or timeutils.utcnow
         self._fsid = None
+
+    def new_deadline(self):
+        """The deadline of a boot that asks now: everything it does for
+        the copy (Glance requests, Nova's lock, the wait) ends by then.
+        """
+        return self.clock() + CONF.libvirt.images_rbd_glance_copy_timeout
+
+    def call(self, method, *args, deadline=None):
+        """A Glance API call, its timeout what is left before
+        ``deadline``.
+        """
+        kwargs = {}
+        if deadline is not None:
+            kwargs['timeout'] = max(0.001, deadline - self.clock())
+        return getattr(self.glance, method)(*args, **kwargs)
 
     @property
     def fsid(self):
@@ -119,27 +145,29 @@ class GlanceCopy(object):
             self._fsid = self.cluster.cluster_fsid()
         return self._fsid
 
-    def read_image(self, context, image_id):
+    def read_image(self, context, image_id, deadline=None):
         """The image as the booting user sees it, checked for cloning."""
-        image = self.glance.get(context, image_id)
+        image = self.call('read_image', context, image_id, deadline=deadline)
         image_copy.check_bootable(
             image_copy.ImageView.from_image(image, image_id))
         return image
 
-    def local_locations(self, context, image_id, store=None):
+    def local_locations(self, context, image_id, store=None, deadline=None):
         """The image's locations in this cluster, ``store``'s first."""
-        locations = self.glance.get_image_locations(context, image_id)
+        locations = self.call('get_image_locations', context, image_id,
+                              deadline=deadline)
         return image_copy.local_locations(
             locations, self.fsid, rbd_multistore.parse_location,
             preferred_store=store)
 
-    def check_store(self, context, image_id, store):
+    def check_store(self, context, image_id, store, deadline=None):
         """Refuse a store that cannot serve this host; return its pool.
 
         Glance describes its stores to the service and admin roles; without
         them the copy still works but is watched through Glance alone.
         """
-        detail = self.glance.get_store_detail(context, store)
+        detail = self.call('get_store_detail', context, store,
+                           deadline=deadline)
         if detail is None:
             LOG.debug('Glance does not describe store %s; its cluster is '
                       'not checked and its pool not watched', store,
@@ -147,26 +175,73 @@ class GlanceCopy(object):
             return None
         return image_copy.check_store(image_id, store, detail, self.fsid)
 
-    def copy(self, context, image_id, store):
+    def copy(self, context, image_id, store, deadline=None):
         """Have Glance copy the image into ``store``; return its location.
 
         One copy at a time per image on this host, under Nova's lock; a
         boot that queued behind another usually finds the copy done.
+        ``deadline`` (the boot's, set when it asked) bounds all of it, the
+        wait for the lock included.
         """
-        pool = self.check_store(context, image_id, store)
+        asked_at = self.clock()
+        if deadline is None:
+            deadline = self.new_deadline()
+        pool = self.check_store(context, image_id, store, deadline=deadline)
 
-        @utils.synchronized(COPY_LOCK_PREFIX + image_id, external=True,
-                            lock_path=_lock_path())
         def _copy_locked():
-            return CopyWaiter(self, context, image_id, store, pool).run()
+            return CopyWaiter(self, context, image_id, store, pool,
+                              deadline=deadline, asked_at=asked_at).run()
 
-        return _copy_locked()
+        return self._locked(COPY_LOCK_PREFIX + image_id, deadline, asked_at,
+                            image_id, store, _copy_locked)
+
+    def _locked(self, name, deadline, asked_at, image_id, store, func):
+        """``func()`` under Nova's external lock ``name``, waiting for the
+        lock no later than ``deadline``.
+
+        ``utils.synchronized`` blocks without a bound; a non-blocking try,
+        repeated with a backoff, keeps the boot's deadline.
+        """
+        delay = LOCK_POLL_FIRST
+        tries = 0
+        while True:
+            entered = []
+
+            def _run():
+                entered.append(True)
+                return func()
+
+            tries += 1
+            try:
+                return utils.synchronized(name, external=True,
+                                          lock_path=_lock_path(),
+                                          blocking=False)(_run)()
+            except lockutils.AcquireLockFailedException:
+                if entered:
+                    raise
+            now = self.clock()
+            if now >= deadline:
+                raise image_copy.ImageCopyTimeout(
+                    image_id=image_id, store=store,
+                    timeout=round(deadline - asked_at),
+                    detail=_('another boot of this image on this host held '
+                             'Nova\'s copy lock %(name)s for the whole time '
+                             '(%(tries)d tries); that boot reports how its '
+                             'copy went') % {'name': name, 'tries': tries})
+            if tries == 1:
+                LOG.info('Another boot of image %(image)s on this host is '
+                         'making it local; waiting for it (at most %(left).0f '
+                         's)', {'image': image_id, 'left': deadline - now},
+                         instance=self.instance)
+            self.sleep(min(delay, deadline - now))
+            delay = min(delay * 2, LOCK_POLL_MAX)
 
 
 class CopyWaiter(object):
     """One wait for one image to land in one store: observe, decide, act."""
 
-    def __init__(self, copier, context, image_id, store, pool):
+    def __init__(self, copier, context, image_id, store, pool, deadline=None,
+                 asked_at=None):
         self.c = copier
         self.context = context
         self.image_id = image_id
@@ -180,7 +255,7 @@ class CopyWaiter(object):
             conf.images_rbd_glance_copy_retries,
             max_interval=conf.images_rbd_glance_copy_poll_interval,
             stall_timeout=conf.images_rbd_glance_copy_stall_timeout,
-            watch_pool=bool(pool))
+            watch_pool=bool(pool), deadline=deadline, started=asked_at)
         self.glance_requests = 0
         self.view = None
         self.written_bytes = None
@@ -195,25 +270,14 @@ class CopyWaiter(object):
         step = None
         while True:
             now = self.c.clock()
-            task = None
-            if step is not None and step.action is image_copy.Action.CONFIRM:
-                location = self._local_location()
-                if location is None:
-                    self.state = image_copy.observe_locations(self.state)
-            else:
-                image = self._glance(self.c.glance.get, self.context,
-                                     self.image_id)
-                self.view = image_copy.ImageView.from_image(image,
-                                                            self.image_id)
-                location = None
-                if self.store in self.view.stores:
-                    location = self._local_location()
-                if self.store in self.view.failed:
-                    task = image_copy.TaskView.newest(self._glance(
-                        self.c.glance.get_image_tasks, self.context,
-                        self.image_id))
-                self.state = image_copy.observe(self.state, self.view, now,
-                                                task)
+            try:
+                location, task = self._observe(step, now)
+            except Exception as e:
+                if not glance_multistore.is_transient(e):
+                    raise
+                step = self._glance_fault(e, now)
+                continue
+            self.state = image_copy.glance_answered(self.state)
             step = image_copy.decide(self.state, self.view, now,
                                      location=location, task=task)
             LOG.debug('Copy of image %(image)s to %(store)s: %(action)s '
@@ -233,11 +297,68 @@ class CopyWaiter(object):
                             instance=self.instance)
                 raise step.error
             if step.action is image_copy.Action.REQUEST_COPY:
-                self._request_copy(step.reason)
+                try:
+                    self._request_copy(step.reason)
+                except Exception as e:
+                    if not glance_multistore.is_transient(e):
+                        raise
+                    step = self._glance_fault(e, self.c.clock())
+                    continue
             if step.action is image_copy.Action.CONFIRM:
                 self.c.sleep(step.delay)
             else:
                 self._wait(step.delay)
+
+    def _observe(self, step, now):
+        """Read Glance (the image, or only its locations while confirming)
+        and fold what it says into the state; return (location, task).
+        """
+        task = None
+        if step is not None and step.action is image_copy.Action.CONFIRM:
+            location = self._local_location()
+            if location is None:
+                self.state = image_copy.observe_locations(self.state)
+            return location, task
+        image = self._glance('read_image', self.context, self.image_id)
+        self.view = image_copy.ImageView.from_image(image, self.image_id)
+        location = None
+        if self.store in self.view.stores:
+            location = self._local_location()
+        if image_copy.wants_task(self.state, self.view, now):
+            tasks = self._glance('get_image_tasks', self.context,
+                                 self.image_id)
+            wall = self.c.wall()
+            if self.view.task_id:
+                task = (image_copy.TaskView.find(tasks, self.view.task_id,
+                                                 wall) or
+                        image_copy.TaskView.newest(tasks, wall))
+            else:
+                task = image_copy.TaskView.newest(tasks, wall)
+            self.state = image_copy.task_checked(self.state, now)
+        self.state = image_copy.observe(self.state, self.view, now, task)
+        return location, task
+
+    def _glance_fault(self, error, now):
+        """A transient Glance fault: log it, back off, or time out."""
+        reason = glance_multistore.describe_fault(error)
+        self.state = image_copy.glance_failed(self.state, now, reason)
+        step = image_copy.after_glance_failure(self.state, self.view, now,
+                                               self.image_id)
+        if step.action is image_copy.Action.FAIL:
+            LOG.warning('Copy of image %(image)s to store %(store)s '
+                        'failed: %(reason)s',
+                        {'image': self.image_id, 'store': self.store,
+                         'reason': step.error}, instance=self.instance)
+            raise step.error
+        LOG.warning('Glance request %(n)d for the copy of image %(image)s '
+                    'failed (%(reason)s); trying again in %(delay).1f s, '
+                    'until %(left).0f s from now',
+                    {'n': self.state.transient_total, 'image': self.image_id,
+                     'reason': reason, 'delay': step.delay,
+                     'left': self.state.deadline - now},
+                    instance=self.instance)
+        self.c.sleep(step.delay)
+        return None
 
     def _done(self, location, now):
         LOG.info('Image %(image)s is in store %(store)s after %(t).2f s '
@@ -247,13 +368,13 @@ class CopyWaiter(object):
                  instance=self.instance)
         return location
 
-    def _glance(self, call, *args):
+    def _glance(self, method, *args):
         self.glance_requests += 1
-        return call(*args)
+        return self.c.call(method, *args, deadline=self.state.deadline)
 
     def _local_location(self):
-        locations = self._glance(self.c.glance.get_image_locations,
-                                 self.context, self.image_id)
+        locations = self._glance('get_image_locations', self.context,
+                                 self.image_id)
         return image_copy.pick_local_location(
             locations, self.c.fsid, rbd_multistore.parse_location,
             preferred_store=self.store)
@@ -264,10 +385,12 @@ class CopyWaiter(object):
                  {'image': self.image_id, 'store': self.store, 'why': reason},
                  instance=self.instance)
         try:
-            self._glance(self.c.glance.image_import, self.context,
-                         self.image_id, 'copy-image', [self.store])
+            self._glance('image_import', self.context, self.image_id,
+                         'copy-image', [self.store])
         except glance_multistore.ImageImportInProgress as e:
-            # Another host (or another import) got there first: wait for it.
+            # Another host (or another import) got there first: wait for it,
+            # asking again only after a backoff.
+            self.state = image_copy.conflicted(self.state, self.c.clock())
             LOG.info('%s Waiting for it.', e.format_message(),
                      instance=self.instance)
         except glance_multistore.ImageAlreadyInStore:
@@ -357,7 +480,7 @@ class Rbd(imagebackend.Rbd):
 
     def __init__(self, instance=None, disk_name=None, path=None,
                  disk_info_mapping=None, *, glance_api=None, rbd_driver=None,
-                 cluster=None, clock=None, sleep=None):
+                 cluster=None, clock=None, sleep=None, wall=None):
         super().__init__(instance=instance, disk_name=disk_name, path=path,
                          disk_info_mapping=disk_info_mapping)
         if rbd_driver is not None:
@@ -367,13 +490,17 @@ class Rbd(imagebackend.Rbd):
         self._glance_api = glance_api
         self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
+        self._wall = wall
         self._glance_copy = None
+        # The deadline of the clone() in progress (set when it starts).
+        self._deadline = None
 
     def _copier(self):
         if self._glance_copy is None:
             self._glance_copy = GlanceCopy(
                 self._glance_api or imagebackend.IMAGE_API, self._cluster,
-                self._clock, self._sleep, instance=self._instance)
+                self._clock, self._sleep, instance=self._instance,
+                wall=self._wall)
         return self._glance_copy
 
     def clone(self, context, image_id_or_uri, copy_to_store=True):
@@ -389,11 +516,16 @@ class Rbd(imagebackend.Rbd):
             never_download_image_if_on_rbd``.
         """
         copier = self._copier()
-        image = copier.read_image(context, image_id_or_uri)
+        if copy_to_store or self._deadline is None:
+            # The boot asks now: one deadline for all it does.
+            self._deadline = copier.new_deadline()
+        deadline = self._deadline
+        image = copier.read_image(context, image_id_or_uri, deadline)
         image_id = image.get('id') or image_id_or_uri
         store = CONF.libvirt.images_rbd_glance_store_name or None
         reasons = []
-        for location in copier.local_locations(context, image_id, store):
+        for location in copier.local_locations(context, image_id, store,
+                                               deadline):
             why = self._cluster.why_not_cloneable(location, image)
             if why is None:
                 return self._clone_location(location, image_id)
@@ -420,7 +552,8 @@ class Rbd(imagebackend.Rbd):
         nothing; its callers ignore the value).
         """
         store = CONF.libvirt.images_rbd_glance_store_name
-        return self._copier().copy(context, image_meta['id'], store)
+        return self._copier().copy(context, image_meta['id'], store,
+                                   deadline=self._deadline)
 
     def _clone_location(self, location, image_id):
         self.driver.clone({'url': location.url}, self.rbd_name)
@@ -432,7 +565,7 @@ class Rbd(imagebackend.Rbd):
 
 
 def cache_image(context, image_id, glance_api=None, cluster=None,
-                clock=None, sleep=None):
+                clock=None, sleep=None, wall=None):
     """Make ``image_id`` local to this host's Ceph cluster without cloning.
 
     For image precaching with ``[libvirt] images_type = rbd``: the image is
@@ -445,15 +578,17 @@ def cache_image(context, image_id, glance_api=None, cluster=None,
     """
     copier = GlanceCopy(glance_api or imagebackend.IMAGE_API,
                         cluster or ClusterReads(rbd_utils.RBDDriver()),
-                        clock or time.monotonic, sleep or time.sleep)
-    image = copier.read_image(context, image_id)
+                        clock or time.monotonic, sleep or time.sleep,
+                        wall=wall)
+    deadline = copier.new_deadline()
+    image = copier.read_image(context, image_id, deadline)
     image_id = image.get('id') or image_id
     store = CONF.libvirt.images_rbd_glance_store_name
-    if copier.local_locations(context, image_id, store or None):
+    if copier.local_locations(context, image_id, store or None, deadline):
         return False
     if not store:
         raise image_copy.ImageNotCloneable(
             image_id=image_id,
             reason=image_copy.no_location_reason(copier.fsid))
-    copier.copy(context, image_id, store)
+    copier.copy(context, image_id, store, deadline=deadline)
     return True

@@ -53,7 +53,7 @@ class RbdGlanceCopyOptsTestCase(test.NoDBTestCase):
 
     def test_valid_values(self):
         self.flags(images_rbd_glance_copy_retries=0,
-                   images_rbd_glance_copy_stall_timeout=1, group='libvirt')
+                   images_rbd_glance_copy_stall_timeout=90, group='libvirt')
         self.assertEqual(
             0, nova.conf.CONF.libvirt.images_rbd_glance_copy_retries)
         for value in ('auto', 'user', 'service'):
@@ -77,6 +77,8 @@ class RbdGlanceCopyBadValuesTestCase(test.NoDBTestCase):
         for group, name, value in (
                 ('libvirt', 'images_rbd_glance_copy_retries', -1),
                 ('libvirt', 'images_rbd_glance_copy_stall_timeout', 0),
+                # A running Glance task is updated every 60 s.
+                ('libvirt', 'images_rbd_glance_copy_stall_timeout', 89),
                 ('glance', 'copy_credentials', 'admin')):
             self.assertRaises(ValueError, self.conf.set_override,
                               name, value, group=group)
@@ -84,7 +86,7 @@ class RbdGlanceCopyBadValuesTestCase(test.NoDBTestCase):
     def test_refused_from_config_file(self):
         for group, name, value in (
                 ('libvirt', 'images_rbd_glance_copy_retries', '-1'),
-                ('libvirt', 'images_rbd_glance_copy_stall_timeout', '0'),
+                ('libvirt', 'images_rbd_glance_copy_stall_timeout', '89'),
                 ('glance', 'copy_credentials', 'admin')):
             path = os.path.join(self.useFixture(fixtures.TempDir()).path,
                                 'nova.conf')

@@ -11,6 +11,7 @@
 #    under the License.
 
 import copy
+import itertools
 from unittest import mock
 
 import fixtures
@@ -600,3 +601,114 @@ class ImportMarkersTestCase(test.NoDBTestCase):
                          image['properties']['os_glance_failed_import'])
         self.assertNotIn('os_glance_importing_to_stores', image)
         self.assertNotIn('os_glance_failed_import', image)
+
+
+class BoundedCallTestCase(test.NoDBTestCase):
+    """A call with ``timeout``: every HTTP request bounded by what is left."""
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = context.RequestContext(
+            'user-id', 'project-id', auth_token='user-token')
+        self.sess = mock.Mock(timeout=None, name='cached-session')
+        self.useFixture(fixtures.MockPatchObject(
+            glance, '_session_and_auth', autospec=True,
+            return_value=(self.sess, 'auth')))
+        self.useFixture(fixtures.MockPatchObject(
+            glance, 'get_api_servers', autospec=True,
+            return_value=itertools.cycle(['http://glance:9292/'])))
+        self.ks_session = self.useFixture(fixtures.MockPatchObject(
+            glance_multistore.ks_session, 'Session', autospec=True)).mock
+        self.client_cls = self.useFixture(fixtures.MockPatchObject(
+            glance_multistore.glanceclient, 'Client', autospec=True)).mock
+        self.glanceclient = self.client_cls.return_value
+        self.glanceclient.images.get_associated_image_tasks.return_value = {
+            'tasks': []}
+        self.now = 100.0
+        self.useFixture(fixtures.MockPatchObject(
+            glance_multistore, '_monotonic', side_effect=lambda: self.now))
+        self.service = glance.GlanceImageServiceV2()
+
+    def test_requests_time_out_after_what_is_left(self):
+        self.assertEqual([], self.service.get_image_tasks(
+            self.ctx, uuids.image, timeout=7.5))
+        self.ks_session.assert_called_once_with(
+            auth=self.sess.auth, session=self.sess.session,
+            verify=self.sess.verify, cert=self.sess.cert, timeout=7.5)
+        self.client_cls.assert_called_once_with(
+            2, session=self.ks_session.return_value, auth='auth',
+            endpoint_override='http://glance:9292/',
+            global_request_id=self.ctx.global_id)
+
+    def test_glance_timeout_option_wins_when_shorter(self):
+        self.sess.timeout = 3.0
+        self.service.get_image_tasks(self.ctx, uuids.image, timeout=7.5)
+        self.assertEqual(3.0, self.ks_session.call_args.kwargs['timeout'])
+
+    def test_retries_get_only_what_is_left_and_stop_at_the_deadline(self):
+        self.flags(num_retries=3, group='glance')
+        calls = self.glanceclient.images.get_associated_image_tasks
+
+        def fail(*args, **kwargs):
+            self.now += 3.0
+            raise glanceclient.exc.CommunicationError('timed out')
+
+        calls.side_effect = fail
+        with mock.patch.object(glance.time, 'sleep'):
+            self.assertRaises(glance_multistore.GlanceCallTimeout,
+                              self.service.get_image_tasks, self.ctx,
+                              uuids.image, timeout=7.5)
+        self.assertEqual([7.5, 4.5, 1.5],
+                         [c.kwargs['timeout']
+                          for c in self.ks_session.call_args_list])
+
+    def test_read_image_is_nova_show_with_a_bound(self):
+        image = mock.Mock(id=uuids.image)
+        self.glanceclient.images.get.return_value = image
+        with mock.patch.object(glance, '_translate_from_glance',
+                               autospec=True, return_value={'id': 'x'}), \
+                mock.patch.object(glance, '_is_image_available',
+                                  autospec=True, return_value=True):
+            self.assertEqual({'id': 'x'}, self.service.read_image(
+                self.ctx, uuids.image, timeout=5))
+        self.glanceclient.images.get.assert_called_once_with(uuids.image)
+        self.assertEqual(5, self.ks_session.call_args.kwargs['timeout'])
+
+    def test_without_timeout_nova_client_is_used(self):
+        client = mock.create_autospec(glance.GlanceClientWrapper,
+                                      instance=True)
+        client.client = None
+        client.call.return_value = {'tasks': []}
+        service = glance.GlanceImageServiceV2(client=client)
+        service.get_image_tasks(self.ctx, uuids.image)
+        client.call.assert_called_once()
+        self.ks_session.assert_not_called()
+
+
+class TransientTestCase(test.NoDBTestCase):
+
+    def test_transient(self):
+        for exc in (exception.GlanceConnectionFailed(server='g', reason='r'),
+                    glance_multistore.GlanceCallTimeout(timeout=1),
+                    ks_exc.ConnectFailure('refused'),
+                    glanceclient.exc.CommunicationError('x'),
+                    glanceclient.exc.InvalidEndpoint('x'),
+                    glanceclient.exc.HTTPInternalServerError('boom'),
+                    glanceclient.exc.HTTPBadGateway('x'),
+                    glanceclient.exc.HTTPServiceUnavailable('x')):
+            self.assertTrue(glance_multistore.is_transient(exc), exc)
+
+    def test_not_transient(self):
+        for exc in (glanceclient.exc.HTTPConflict('x'),
+                    glanceclient.exc.HTTPNotFound('x'),
+                    exception.ImageNotFound(image_id='x'),
+                    ValueError('x'), AttributeError('x')):
+            self.assertFalse(glance_multistore.is_transient(exc), exc)
+
+    def test_describe(self):
+        self.assertEqual(
+            'HTTP 500: boom', glance_multistore.describe_fault(
+                glanceclient.exc.HTTPInternalServerError('boom')))
+        self.assertIn('Connection refused', glance_multistore.describe_fault(
+            exception.GlanceConnectionFailed(server='g',
+                                             reason='Connection refused')))

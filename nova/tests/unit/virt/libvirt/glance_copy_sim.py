@@ -29,6 +29,7 @@ loop reachable, deterministically, in milliseconds.
 
 import collections
 import dataclasses
+import datetime
 import threading
 
 from nova import exception
@@ -47,6 +48,10 @@ MiB = 1 << 20
 # Far from 0, so that ``now - t`` written as ``now + t`` (or a deadline of
 # ``timeout`` instead of ``now + timeout``) shows in the tests.
 EPOCH = 1e6
+# The UTC wall time at EPOCH, for Glance's task times.
+WALL_EPOCH = datetime.datetime(2026, 1, 1, 0, 0, 0)
+# A running Glance copy updates its task this often ("Copied N MiB").
+TASK_HEARTBEAT = 60.0
 
 
 class Clock(object):
@@ -67,6 +72,15 @@ class Clock(object):
     def elapsed(self):
         return self.now - self.start
 
+    def wall(self):
+        """UTC wall time, a naive datetime, moving with the clock."""
+        return WALL_EPOCH + datetime.timedelta(seconds=self.now - EPOCH)
+
+    def iso(self, at=None):
+        at = self.now if at is None else at
+        return (WALL_EPOCH + datetime.timedelta(seconds=at - EPOCH)
+                ).strftime('%Y-%m-%dT%H:%M:%SZ')
+
 
 @dataclasses.dataclass
 class Copy:
@@ -74,6 +88,9 @@ class Copy:
     store: str
     started: float
     fails: bool
+    # A Glance worker that died: nothing moves, the lock stays.
+    dead: bool = False
+    updated: float = 0.0
 
 
 class SimGlance(object):
@@ -102,6 +119,8 @@ class SimGlance(object):
         self.contexts = []
         self.import_log = []
         self.registered_at = {}
+        self.timeouts = []
+        self.dead_at = None
         self.mutex = threading.RLock()
 
     # --- what tests look at or set up -------------------------------------
@@ -126,12 +145,12 @@ class SimGlance(object):
 
     def _start(self, store, fails):
         task_id = 'task-%d' % (len(self.tasks) + 1)
-        self.copy = Copy(task_id, store, self.clock(), fails)
+        now = self.clock()
+        self.copy = Copy(task_id, store, now, fails, updated=now)
         self.tasks.append({'id': task_id, 'type': 'api_image_import',
                            'status': 'processing', 'message': '',
-                           'created_at': '2026-01-01T00:00:%02dZ'
-                           % len(self.tasks),
-                           'updated_at': None})
+                           'created_at': self.clock.iso(now),
+                           'updated_at': self.clock.iso(now)})
         self.props['os_glance_import_task'] = task_id
         self.props['os_glance_importing_to_stores'] = store
         failed = set(filter(None, self.props.get(
@@ -139,11 +158,21 @@ class SimGlance(object):
         failed.discard(store)
         self.props['os_glance_failed_import'] = ','.join(sorted(failed))
 
+    def kill_worker(self):
+        """The Glance worker running the copy dies: task and lock stay."""
+        with self.mutex:
+            self._advance()
+            self.copy.dead = True
+            self.dead_at = self.clock()
+
     def _advance(self):
         c = self.copy
-        if c is None:
+        if c is None or c.dead:
             return
         now = self.clock()
+        while now - c.updated >= TASK_HEARTBEAT:
+            c.updated += TASK_HEARTBEAT
+            self.tasks[-1]['updated_at'] = self.clock.iso(c.updated)
         done = c.started + self.copy_seconds
         task = self.tasks[-1]
         if c.fails and now >= done:
@@ -173,13 +202,18 @@ class SimGlance(object):
             c = self.copy
             if c is None or c.store != store:
                 return False, 0, False
-            elapsed = self.clock() - c.started
+            end = self.dead_at if c.dead else self.clock()
+            elapsed = end - c.started
             if c.fails and elapsed >= self.copy_seconds:
                 return False, 0, False
             frac = min(1.0, elapsed / self.copy_seconds)
             return True, int(self.size * frac), elapsed >= self.copy_seconds
 
     # --- the nova.image.glance.API surface ----------------------------------
+
+    def read_image(self, context, image_id, timeout=None):
+        self.timeouts.append(('read_image', timeout))
+        return self.get(context, image_id)
 
     def get(self, context, image_id):
         with self.mutex:
@@ -190,20 +224,23 @@ class SimGlance(object):
             image = dict(self.image, properties=dict(self.props))
             return image
 
-    def get_image_locations(self, context, image_id):
+    def get_image_locations(self, context, image_id, timeout=None):
+        self.timeouts.append(('get_image_locations', timeout))
         with self.mutex:
             self.calls['get_image_locations'] += 1
             self._check(image_id)
             self._advance()
             return [dict(loc) for loc in self.locations]
 
-    def get_image_tasks(self, context, image_id):
+    def get_image_tasks(self, context, image_id, timeout=None):
+        self.timeouts.append(('get_image_tasks', timeout))
         with self.mutex:
             self.calls['get_image_tasks'] += 1
             self._advance()
             return [dict(t) for t in self.tasks]
 
-    def get_store_detail(self, context, store):
+    def get_store_detail(self, context, store, timeout=None):
+        self.timeouts.append(('get_store_detail', timeout))
         self.calls['get_store_detail'] += 1
         if store not in STORES:
             raise glance_multistore.GlanceStoreNotFound(
@@ -216,7 +253,8 @@ class SimGlance(object):
 
     def image_import(self, context, image_id, method='copy-image',
                      stores=None, all_stores_must_succeed=False,
-                     allow_failure=True, as_service=None):
+                     allow_failure=True, as_service=None, timeout=None):
+        self.timeouts.append(('image_import', timeout))
         with self.mutex:
             self.calls['image_import'] += 1
             self.contexts.append(('image_import', context))

@@ -19,6 +19,7 @@ Times are offsets from T0, far from 0, so that a ``now - t`` written as
 """
 
 import dataclasses
+import datetime
 
 from nova import exception
 from nova.storage import rbd_multistore
@@ -309,10 +310,38 @@ class TestTaskView(test.NoDBTestCase):
             {'id': 'other', 'type': 'import',
              'created_at': '2027-01-01T00:00:00Z'},
         ]
-        self.assertEqual(ic.TaskView('new', 'processing', ''),
-                         ic.TaskView.newest(tasks))
+        newest = ic.TaskView.newest(tasks)
+        self.assertEqual(('new', 'processing', ''),
+                         (newest.task_id, newest.status, newest.message))
         self.assertEqual('a b', ic.TaskView.newest(tasks[:1]).message)
         self.assertIsNone(ic.TaskView.newest([]))
+
+    def test_age_from_updated_at_else_created_at(self):
+        now = datetime.datetime(2026, 1, 1, 0, 10, 0)
+        task = ic.TaskView.from_task(
+            {'id': 't', 'status': 'processing',
+             'created_at': '2026-01-01T00:00:00Z',
+             'updated_at': '2026-01-01T00:05:00.000000'}, now)
+        self.assertEqual(300.0, task.age)
+        self.assertEqual(datetime.datetime(2026, 1, 1, 0, 5), task.updated_at)
+        task = ic.TaskView.from_task(
+            {'id': 't', 'created_at': '2026-01-01T00:00:00+00:00',
+             'updated_at': None}, now)
+        self.assertEqual(600.0, task.age)
+
+    def test_unreadable_times_give_no_age(self):
+        now = datetime.datetime(2026, 1, 1)
+        for value in (None, '', 'yesterday', 12, ['x']):
+            task = ic.TaskView.from_task({'id': 't', 'updated_at': value,
+                                          'message': 7}, now)
+            self.assertIsNone(task.age)
+            self.assertEqual('7', task.message)
+
+    def test_find_the_holder(self):
+        tasks = [{'id': 'a', 'status': 'success'},
+                 {'id': 'b', 'status': 'processing'}]
+        self.assertEqual('b', ic.TaskView.find(tasks, 'b').task_id)
+        self.assertIsNone(ic.TaskView.find(tasks, 'c'))
 
 
 class TestDecide(test.NoDBTestCase):
@@ -494,3 +523,129 @@ class TestDecide(test.NoDBTestCase):
         s = observe(state(stall_timeout=60, watch_pool=True), v, 1)
         s = ic.observe_pool(s, pool(written=100), T0 + 50)
         self.assertIsNone(decide(observe(s, v, 70), v, 70).stalled)
+
+
+class TestFaultDecisions(test.NoDBTestCase):
+    """Issue 12: deadlines, dead tasks, backoffs."""
+
+    UPDATED = datetime.datetime(2026, 1, 1, 0, 0, 0)
+
+    def holder(self, age, status='processing', task_id='t-1'):
+        return ic.TaskView(task_id, status, '', updated_at=self.UPDATED,
+                           age=age)
+
+    def test_deadline_and_start_from_when_the_boot_asked(self):
+        s = ic.new_wait_state('site_a', T0 + 20, 600, 2, deadline=T0 + 30,
+                              started=T0)
+        self.assertEqual((T0, T0 + 30), (s.started, s.deadline))
+        step = decide(s, view(), 30)
+        self.assertIs(ic.Action.FAIL, step.action)
+        self.assertIn('within 30 s', str(step.error))
+
+    def test_dead_holder_fails_with_its_lock_release(self):
+        s = state(stall_timeout=120)
+        v = view(os_glance_import_task='t-1',
+                 os_glance_importing_to_stores='site_a')
+        s = ic.task_checked(observe(s, v, 0, self.holder(300)), T0)
+        self.assertEqual(self.holder(300), s.holder)
+        # Not before this boot saw QUIET_CONFIRM seconds without change.
+        step = decide(s, v, 5)
+        self.assertIs(ic.Action.WAIT, step.action)
+        self.assertLessEqual(step.delay, ic.QUIET_CONFIRM - 5)
+        step = decide(s, v, ic.QUIET_CONFIRM)
+        self.assertIs(ic.Action.FAIL, step.action)
+        self.assertIsInstance(step.error, ic.ImageCopyStalled)
+        self.assertIsInstance(step.error, exception.ImageUnacceptable)
+        msg = str(step.error)
+        self.assertIn('task t-1 (processing) was last updated 310 s ago',
+                      msg)
+        self.assertIn('at 2026-01-01 01:00:00 UTC (60 minutes', msg)
+        self.assertIn('about 55 minutes from now', msg)
+
+    def test_pending_holder_keeps_the_lock_two_hours(self):
+        s = state(stall_timeout=120)
+        v = view(os_glance_import_task='t-1')
+        s = ic.task_checked(
+            observe(s, v, 0, self.holder(300, 'pending')), T0)
+        msg = str(decide(s, v, 20).error)
+        self.assertIn('at 2026-01-01 02:00:00 UTC (120 minutes', msg)
+
+    def test_live_holder_is_not_dead(self):
+        s = state(stall_timeout=120)
+        v = view(os_glance_import_task='t-1')
+        s = ic.task_checked(observe(s, v, 0, self.holder(30)), T0)
+        self.assertIsNot(ic.Action.FAIL, decide(s, v, 60).action)
+        # ... until its age reaches the stall timeout without an update.
+        self.assertIs(ic.Action.FAIL, decide(s, v, 90).action)
+
+    def test_progress_in_the_pool_keeps_an_old_task_alive(self):
+        s = state(stall_timeout=120, watch_pool=True)
+        v = view(os_glance_import_task='t-1')
+        s = ic.task_checked(observe(s, v, 0, self.holder(300)), T0)
+        for t in range(0, 30, 2):
+            s = ic.observe_pool(s, pool(written=t * 1000), T0 + t)
+        self.assertIsNot(ic.Action.FAIL, decide(s, v, 29).action)
+
+    def test_other_holders_and_finished_tasks_are_not_dead(self):
+        s = state(stall_timeout=120)
+        v = view(os_glance_import_task='t-2')
+        s = ic.task_checked(observe(s, v, 0, self.holder(900)), T0)
+        self.assertIsNone(s.holder)
+        self.assertIsNot(ic.Action.FAIL, decide(s, v, 20).action)
+        v = view(os_glance_import_task='t-1')
+        s = ic.task_checked(
+            observe(s, v, 0, self.holder(900, 'success')), T0)
+        self.assertIsNot(ic.Action.FAIL, decide(s, v, 20).action)
+
+    def test_tasks_are_read_for_a_new_holder_then_every_interval(self):
+        s = state()
+        v = view(os_glance_import_task='t-1')
+        self.assertTrue(ic.wants_task(s, v, T0))
+        s = ic.task_checked(s, T0)
+        self.assertFalse(ic.wants_task(s, v, T0 + 1))
+        self.assertTrue(ic.wants_task(s, v, T0 + ic.TASK_CHECK_INTERVAL))
+        self.assertFalse(ic.wants_task(s, view(), T0 + 1))
+        self.assertTrue(ic.wants_task(s, view(os_glance_failed_import=
+                                              'site_a'), T0 + 1))
+
+    def test_409_backs_off_before_asking_again(self):
+        s = state(max_interval=15)
+        v = view()
+        self.assertIs(ic.Action.REQUEST_COPY, decide(s, v, 0).action)
+        gaps = []
+        for n in range(1, 7):
+            s = ic.conflicted(s, T0)
+            gaps.append(s.not_before - T0)
+        self.assertEqual([0.5, 1, 2, 4, 8, 15], gaps)
+        step = decide(s, v, 1)
+        self.assertIs(ic.Action.WAIT, step.action)
+        self.assertIn('409 6 time(s)', step.reason)
+        self.assertIs(ic.Action.REQUEST_COPY, decide(s, v, 15).action)
+        self.assertIn('409 (another import) 6 time(s)',
+                      str(decide(s, v, 600).error))
+
+    def test_transient_faults_back_off_until_the_deadline(self):
+        s = state(timeout=60, max_interval=15)
+        delays = []
+        t = 0.0
+        while True:
+            s = ic.glance_failed(s, T0 + t, 'HTTP 503: restarting')
+            step = ic.after_glance_failure(s, None, T0 + t, 'img-1')
+            if step.action is ic.Action.FAIL:
+                break
+            delays.append(step.delay)
+            t += step.delay
+        self.assertEqual([0.5, 1, 2, 4, 8, 15, 15, 14.5], delays)
+        self.assertEqual(60, t)
+        self.assertIsInstance(step.error, ic.ImageCopyTimeout)
+        self.assertIn('9 Glance request(s) failed, the last: HTTP 503',
+                      str(step.error))
+        self.assertIn('img-1', str(step.error))
+
+    def test_an_answer_ends_the_streak_not_the_count(self):
+        s = ic.glance_failed(state(), T0, 'x')
+        s = ic.glance_failed(s, T0, 'x')
+        s = ic.glance_answered(s)
+        self.assertEqual((0, 2), (s.transient_streak, s.transient_total))
+        s = ic.glance_failed(s, T0, 'x')
+        self.assertEqual(0.5, s.read_not_before - T0)

@@ -24,6 +24,8 @@ import threading
 from unittest import mock
 
 import fixtures
+from glanceclient import exc as glanceclient_exc
+from oslo_concurrency import lockutils
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova import context as nova_context
@@ -68,7 +70,8 @@ class RbdGlanceTestCase(test.NoDBTestCase):
         return rbd_glance.Rbd(instance=self.instance, disk_name=disk,
                               glance_api=glance, rbd_driver=self.driver,
                               cluster=self.driver,
-                              clock=self.clock, sleep=self.clock.sleep)
+                              clock=self.clock, sleep=self.clock.sleep,
+                              wall=self.clock.wall)
 
     def glance_requests(self):
         return sum(v for k, v in self.glance.calls.items()
@@ -144,8 +147,10 @@ class TestCopyToStore(RbdGlanceTestCase):
         noticed = self.clock() - self.glance.registered_at['site_a']
         self.assertLess(noticed, 0.5)
         # A fixed 1 s poll makes: image + locations + import + 2 polls +
-        # locations.
-        self.assertLessEqual(self.glance_requests(), 7)
+        # locations; plus one read of the task that holds the image (a dead
+        # one is recognised at once from its age).
+        self.assertLessEqual(self.glance_requests(), 8)
+        self.assertEqual(1, self.glance.calls['get_image_tasks'])
         self.assertIn('Asking Glance to copy image img-1 to store site_a',
                       self.stdlog.logger.output)
         # The copy is asked for with the user's context (the Glance layer
@@ -159,7 +164,8 @@ class TestCopyToStore(RbdGlanceTestCase):
             self.clone(self.backend(sim.SimGlance(self.clock)))
         mock_sync.assert_called_once_with(
             'rbd-glance-copy-img-1', external=True,
-            lock_path=os.path.join(self.instances_path, 'locks'))
+            lock_path=os.path.join(self.instances_path, 'locks'),
+            blocking=False)
         self.assertEqual(1, len(self.driver.clones))
 
     def test_lock_name_differs_from_the_image_cache_lock(self):
@@ -311,10 +317,11 @@ class TestCopyToStore(RbdGlanceTestCase):
 
     def test_stalled_import_is_reported_with_its_task(self):
         self.flags(images_rbd_glance_copy_timeout=300,
-                   images_rbd_glance_copy_stall_timeout=60, group='libvirt')
+                   images_rbd_glance_copy_stall_timeout=90, group='libvirt')
         glance = sim.SimGlance(self.clock, copy_seconds=10 ** 6)
         glance.start_other_import('site_a')
-        # A dead Glance worker: the lock stays, nothing moves in the pool.
+        # Nothing moves in the pool while Glance keeps updating its task
+        # (it is not dead): a warning per stall period, then the timeout.
         glance.pool_state = lambda store: (True, 8 * sim.MiB, False)
         self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
                           self.backend(glance))
@@ -322,7 +329,7 @@ class TestCopyToStore(RbdGlanceTestCase):
         self.assertIn('No progress copying image img-1 to store site_a', out)
         self.assertIn('task-1 holds the image', out)
         # Once per stall period, not once per poll.
-        self.assertLessEqual(out.count('No progress copying'), 300 // 60)
+        self.assertLessEqual(out.count("No progress copying"), 300 // 90)
 
     def test_copy_not_authorized_is_image_unacceptable(self):
         glance = sim.SimGlance(self.clock)
@@ -423,7 +430,7 @@ class TestCacheImage(RbdGlanceTestCase):
         self.driver = sim.SimRbd(glance)
         return rbd_glance.cache_image(
             self.context, 'img-1', glance_api=glance, cluster=self.driver,
-            clock=self.clock, sleep=self.clock.sleep)
+            clock=self.clock, sleep=self.clock.sleep, wall=self.clock.wall)
 
     def test_copies_without_cloning_then_finds_it_local(self):
         glance = sim.SimGlance(self.clock)
@@ -462,3 +469,174 @@ class TestConcurrentBoots(RbdGlanceTestCase):
         self.assertEqual([], errors)
         self.assertEqual(1, len(glance.import_log))
         self.assertEqual(4, len(driver.clones))
+
+
+class TestFaults(RbdGlanceTestCase):
+    """Issue 12: every wait bounded, dead copies noticed."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(images_rbd_glance_copy_timeout=600,
+                   images_rbd_glance_copy_stall_timeout=120,
+                   group='libvirt')
+
+    def test_dead_glance_worker_is_a_finding_not_a_timeout(self):
+        # Another host's copy, whose Glance worker died: the task stays
+        # processing, the lock stays, nothing moves in the pool.
+        glance = sim.SimGlance(self.clock, copy_seconds=1000)
+        glance.start_other_import('site_a')
+        self.clock.sleep(5)
+        glance.kill_worker()
+        e = self.assertRaises(image_copy.ImageCopyStalled, self.clone,
+                              self.backend(glance))
+        self.assertIsInstance(e, exception.ImageUnacceptable)
+        msg = str(e)
+        self.assertIn('task-1 (processing)', msg)
+        self.assertIn('releases the image\'s import lock at '
+                      '2026-01-01 01:00:00 UTC (60 minutes', msg)
+        self.assertIn('Glance API logs', msg)
+        self.assertIn('never_download_image_if_on_rbd', msg)
+        # The stall timeout after the task's last update, not the timeout.
+        self.assertGreaterEqual(self.clock.elapsed(), 120)
+        self.assertLess(self.clock.elapsed(), 120 + 25)
+        self.assertEqual([], self.driver.clones)
+        self.assertEqual(0, glance.calls['image_import'])
+
+    def test_a_later_boot_sees_the_dead_task_from_its_age(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=1000)
+        glance.start_other_import('site_a')
+        glance.kill_worker()
+        self.clock.sleep(600)
+        asked = self.clock()
+        e = self.assertRaises(image_copy.ImageCopyStalled, self.clone,
+                              self.backend(glance))
+        self.assertLessEqual(self.clock() - asked,
+                             image_copy.QUIET_CONFIRM + 1)
+        self.assertIn('last updated 610 s ago', str(e))
+        self.assertIn('about 50 minutes from now', str(e))
+
+    def test_a_live_copy_is_not_dead(self):
+        # A long copy updates its task every minute: no finding.
+        glance = sim.SimGlance(self.clock, copy_seconds=400)
+        self.clone(self.backend(glance))
+        self.assertEqual(1, len(self.driver.clones))
+
+    def test_409_without_a_visible_task_backs_off(self):
+        # Glance refuses every copy (another project's import holds the
+        # image) and the image shows no task we can read.
+        self.flags(images_rbd_glance_copy_timeout=600, group='libvirt')
+        glance = sim.SimGlance(self.clock, copy_seconds=1000)
+        glance.image_import = mock.Mock(
+            side_effect=glance_multistore.ImageImportInProgress(
+                image_id='img-1', reason='Image has active task'))
+        e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
+                              self.backend(glance))
+        # Was one request every ~0.3 s (2001 in 600 s).
+        self.assertLessEqual(glance.image_import.call_count, 60)
+        self.assertIn('409 (another import)', str(e))
+        self.assertLess(self.clock.elapsed(), 601)
+
+    def test_glance_outage_longer_than_one_requests_retries(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=2)
+        real_get = glance.get
+        down_until = sim.EPOCH + 20
+
+        def get(context, image_id):
+            if glance.calls['get'] >= 1 and self.clock() < down_until:
+                glance.calls['get_failed'] += 1
+                raise exception.GlanceConnectionFailed(
+                    server='glance', reason='Connection refused')
+            return real_get(context, image_id)
+
+        glance.get = get
+        self.clone(self.backend(glance))
+        self.assertEqual(1, len(self.driver.clones))
+        self.assertGreater(glance.calls['get_failed'], 1)
+        # Backing off, not hammering: 0.5, 1, 2, 4, 8, 15 s.
+        self.assertLessEqual(glance.calls['get_failed'], 8)
+        self.assertIn('Glance request 1 for the copy of image img-1 failed',
+                      self.stdlog.logger.output)
+
+    def test_glance_down_until_the_deadline_times_out_on_time(self):
+        self.flags(images_rbd_glance_copy_timeout=60, group='libvirt')
+        glance = sim.SimGlance(self.clock, copy_seconds=2)
+        real_get = glance.get
+
+        def get(context, image_id):
+            if glance.calls['get']:
+                raise exception.GlanceConnectionFailed(
+                    server='glance', reason='Connection refused')
+            return real_get(context, image_id)
+
+        glance.get = get
+        e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
+                              self.backend(glance))
+        self.assertIn('Glance request(s) failed', str(e))
+        self.assertIn('Connection refused', str(e))
+        self.assertGreaterEqual(self.clock.elapsed(), 60)
+        self.assertLess(self.clock.elapsed(), 61)
+
+    def test_5xx_is_transient(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=2)
+        real_tasks = glance.get_image_tasks
+        answers = [glanceclient_exc.HTTPInternalServerError('boom'),
+                   glanceclient_exc.HTTPServiceUnavailable('restarting')]
+
+        def tasks(context, image_id, timeout=None):
+            if answers:
+                raise answers.pop(0)
+            return real_tasks(context, image_id, timeout)
+
+        glance.get_image_tasks = tasks
+        self.clone(self.backend(glance))
+        self.assertEqual(1, len(self.driver.clones))
+
+    def test_every_glance_call_is_bounded_by_what_is_left(self):
+        self.flags(images_rbd_glance_copy_timeout=100, group='libvirt')
+        glance = sim.SimGlance(self.clock, copy_seconds=30)
+        self.clone(self.backend(glance))
+        timeouts = [t for _name, t in glance.timeouts]
+        self.assertTrue(timeouts)
+        self.assertNotIn(None, timeouts)
+        self.assertTrue(all(0 < t <= 100 for t in timeouts), timeouts)
+        self.assertLess(timeouts[-1], 100 - 29)
+
+    def test_queued_boot_keeps_the_deadline_it_got_when_it_asked(self):
+        self.flags(images_rbd_glance_copy_timeout=30, group='libvirt')
+        glance = sim.SimGlance(self.clock, copy_seconds=1000)
+        real = utils.synchronized
+        free_at = sim.EPOCH + 20
+
+        def synchronized(name, **kwargs):
+            # Another boot of the image holds Nova's lock for 20 s.
+            if self.clock() < free_at:
+                raise lockutils.AcquireLockFailedException(name)
+            return real(name, **kwargs)
+
+        with mock.patch.object(utils, 'synchronized',
+                               side_effect=synchronized):
+            e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
+                                  self.backend(glance))
+        self.assertIn('within 30 s', str(e))
+        # 30 s from when it asked, not 30 s after the lock.
+        self.assertGreaterEqual(self.clock.elapsed(), 30)
+        self.assertLess(self.clock.elapsed(), 31)
+
+    def test_lock_held_past_the_deadline(self):
+        self.flags(images_rbd_glance_copy_timeout=30, group='libvirt')
+        glance = sim.SimGlance(self.clock)
+
+        def synchronized(name, **kwargs):
+            self.assertFalse(kwargs['blocking'])
+            raise lockutils.AcquireLockFailedException(name)
+
+        with mock.patch.object(utils, 'synchronized',
+                               side_effect=synchronized) as mock_sync:
+            e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
+                                  self.backend(glance))
+        self.assertIn("copy lock rbd-glance-copy-img-1", str(e))
+        self.assertGreaterEqual(self.clock.elapsed(), 30)
+        self.assertLess(self.clock.elapsed(), 30.01)
+        # Polled with a backoff up to LOCK_POLL_MAX, not spun.
+        self.assertLessEqual(mock_sync.call_count, 40)
+        self.assertEqual(0, glance.calls['image_import'])
