@@ -32,8 +32,11 @@ from nova.tests.unit.virt.libvirt import test_rbd_glance as base
 from nova.virt.libvirt import image_copy
 from nova.virt.libvirt import rbd_glance
 
-SITE_A_URL = 'rbd://%s/images/img-1/snap' % sim.FSID_A
-OLD_URL = 'rbd://%s/old/img-1/snap' % sim.FSID_A
+# The image of every test here (not the simulator's default, so that these
+# tests do not depend on it).
+IMG = '5e1c0a7e-0000-4000-8000-00000000e0e1'
+SITE_A_URL = 'rbd://%s/images/%s/snap' % (sim.FSID_A, IMG)
+OLD_URL = 'rbd://%s/old/%s/snap' % (sim.FSID_A, IMG)
 ORIGINS = (1e6, 12345.678, 7.5e8)
 
 # Holds Nova's per-image copy lock in another process until stdin closes.
@@ -79,54 +82,58 @@ class BrokenWatchRbd(sim.SimRbd):
 class TestCloneSource(base.RbdGlanceTestCase):
 
     def test_copy_clones_our_stores_new_location_not_an_older_one(self):
-        glance = sim.SimGlance(self.clock)
+        glance = sim.SimGlance(self.clock, image_id=IMG)
         # An older location in this cluster that cannot be cloned, listed
         # first; the copy's location comes last.
         glance.locations.insert(0, {'url': OLD_URL,
                                     'metadata': {'store': 'site_a_old'}})
         rbd = self.backend(glance, PickyRbd(glance, {SITE_A_URL}))
-        self.clone(rbd)
+        self.clone(rbd, IMG)
         self.assertEqual(1, glance.calls['image_import'])
         self.assertEqual([(SITE_A_URL, 'vms', uuids.instance + '_disk')],
                          self.driver.clones)
 
     def test_copy_to_store_returns_the_exact_location(self):
-        rbd = self.backend(sim.SimGlance(self.clock))
-        location = rbd.copy_to_store(self.context, {'id': 'img-1'})
+        rbd = self.backend(sim.SimGlance(self.clock, image_id=IMG))
+        location = rbd.copy_to_store(self.context, {'id': IMG})
         self.assertEqual(rbd_multistore.RbdLocation(
-            sim.FSID_A, 'images', 'img-1', 'snap'), location)
+            sim.FSID_A, 'images', IMG, 'snap'), location)
         self.assertEqual([], self.driver.clones)
 
     def test_local_location_of_our_store_is_cloned_before_others(self):
-        glance = sim.SimGlance(self.clock, stores=('central', 'site_a'))
+        glance = sim.SimGlance(self.clock, image_id=IMG,
+                               stores=('central', 'site_a'))
         glance.locations.insert(0, {'url': OLD_URL,
                                     'metadata': {'store': 'site_a_old'}})
         rbd = self.backend(glance)
-        self.clone(rbd)
+        self.clone(rbd, IMG)
         self.assertEqual(SITE_A_URL, self.driver.clones[0][0])
         self.assertEqual(1, self.driver.calls['why_not_cloneable'])
 
     def test_uncloneable_copy_says_why(self):
-        glance = sim.SimGlance(self.clock)
+        glance = sim.SimGlance(self.clock, image_id=IMG)
         rbd = self.backend(glance, PickyRbd(glance, set()))
-        e = self.assertRaises(image_copy.ImageNotCloneable, self.clone, rbd)
+        e = self.assertRaises(image_copy.ImageNotCloneable, self.clone, rbd,
+                              IMG)
         self.assertIn('%s: not this one' % SITE_A_URL, str(e))
         self.assertEqual([], self.driver.clones)
 
     def test_uncloneable_location_in_our_store_is_not_copied_again(self):
-        glance = sim.SimGlance(self.clock, stores=('central', 'site_a'))
+        glance = sim.SimGlance(self.clock, image_id=IMG,
+                               stores=('central', 'site_a'))
         rbd = self.backend(glance, PickyRbd(glance, set()))
-        e = self.assertRaises(image_copy.ImageNotCloneable, self.clone, rbd)
+        e = self.assertRaises(image_copy.ImageNotCloneable, self.clone, rbd,
+                              IMG)
         self.assertEqual(0, glance.calls['image_import'])
         self.assertIn('cannot be cloned (%s: not this one)' % SITE_A_URL,
                       str(e))
 
     def test_uncloneable_location_elsewhere_in_the_cluster_is_copied(self):
-        glance = sim.SimGlance(self.clock)
+        glance = sim.SimGlance(self.clock, image_id=IMG)
         glance.locations.insert(0, {'url': OLD_URL,
                                     'metadata': {'store': 'site_a_old'}})
         rbd = self.backend(glance, PickyRbd(glance, {SITE_A_URL}))
-        self.clone(rbd)
+        self.clone(rbd, IMG)
         self.assertEqual(1, glance.calls['image_import'])
 
 
@@ -135,10 +142,10 @@ class TestClockOrigins(base.RbdGlanceTestCase):
     def test_cold_clone_at_several_clock_origins(self):
         for origin in ORIGINS:
             clock = self.clock = sim.Clock(start=origin)
-            glance = sim.SimGlance(clock, copy_seconds=3.0)
+            glance = sim.SimGlance(clock, image_id=IMG, copy_seconds=3.0)
             rbd = self.backend(glance)
             driver = self.driver
-            rbd.clone(self.context, 'img-1')
+            rbd.clone(self.context, IMG)
             self.assertEqual([(origin, 'site_a')], glance.import_log)
             self.assertEqual(SITE_A_URL, driver.clones[0][0])
             noticed = clock() - glance.registered_at['site_a']
@@ -151,11 +158,11 @@ class TestClockOrigins(base.RbdGlanceTestCase):
     def test_copy_without_pool_watch_at_several_origins(self):
         for origin in ORIGINS:
             clock = self.clock = sim.Clock(start=origin)
-            glance = sim.SimGlance(clock, copy_seconds=10.0,
+            glance = sim.SimGlance(clock, image_id=IMG, copy_seconds=10.0,
                                    store_detail=False)
             rbd = self.backend(glance)
             driver = self.driver
-            rbd.clone(self.context, 'img-1')
+            rbd.clone(self.context, IMG)
             self.assertEqual(1, glance.calls['image_import'], origin)
             self.assertEqual(0, driver.calls['copy_progress'])
             self.assertLess(clock.elapsed(), 14.0, origin)
@@ -164,9 +171,10 @@ class TestClockOrigins(base.RbdGlanceTestCase):
     def test_failed_copies_back_off_at_several_origins(self):
         for origin in ORIGINS:
             clock = self.clock = sim.Clock(start=origin)
-            glance = sim.SimGlance(clock, copy_seconds=1.0, fail_copies=2)
+            glance = sim.SimGlance(clock, image_id=IMG, copy_seconds=1.0,
+                                   fail_copies=2)
             rbd = self.backend(glance)
-            rbd.clone(self.context, 'img-1')
+            rbd.clone(self.context, IMG)
             times = [t - origin for t, _store in glance.import_log]
             self.assertEqual(3, len(times), origin)
             # 2 s after the first failure, 4 s after the second.
@@ -179,10 +187,10 @@ class TestClockOrigins(base.RbdGlanceTestCase):
 class TestPoolWatchFails(base.RbdGlanceTestCase):
 
     def test_watch_failing_mid_copy_falls_back_to_glance(self):
-        glance = sim.SimGlance(self.clock, copy_seconds=6.0)
+        glance = sim.SimGlance(self.clock, image_id=IMG, copy_seconds=6.0)
         driver = BrokenWatchRbd(glance, good=3)
         rbd = self.backend(glance, driver)
-        self.clone(rbd)
+        self.clone(rbd, IMG)
         self.assertEqual(SITE_A_URL, driver.clones[0][0])
         # Three reads, one failure, then no more watching.
         self.assertEqual(4, driver.calls['copy_progress'])
@@ -190,17 +198,17 @@ class TestPoolWatchFails(base.RbdGlanceTestCase):
         self.assertLess(self.clock.elapsed(), 6.0 + 4.0)
 
     def test_watch_failing_at_once_still_copies(self):
-        glance = sim.SimGlance(self.clock, copy_seconds=2.0)
+        glance = sim.SimGlance(self.clock, image_id=IMG, copy_seconds=2.0)
         driver = BrokenWatchRbd(glance, good=0)
-        self.clone(self.backend(glance, driver))
+        self.clone(self.backend(glance, driver), IMG)
         self.assertEqual(1, driver.calls['copy_progress'])
         self.assertEqual(SITE_A_URL, driver.clones[0][0])
 
     def test_watch_raising_something_else_is_not_swallowed(self):
-        glance = sim.SimGlance(self.clock)
+        glance = sim.SimGlance(self.clock, image_id=IMG)
         driver = BrokenWatchRbd(glance, good=0, error=ValueError('bug'))
         self.assertRaises(ValueError, self.clone,
-                          self.backend(glance, driver))
+                          self.backend(glance, driver), IMG)
 
 
 class TestLockHeldByAnotherProcess(base.RbdGlanceTestCase):
@@ -211,7 +219,7 @@ class TestLockHeldByAnotherProcess(base.RbdGlanceTestCase):
         os.makedirs(lock_path, exist_ok=True)
         holder = subprocess.Popen(
             [sys.executable, '-c', HOLD_LOCK,
-             rbd_glance.COPY_LOCK_PREFIX + 'img-1', lock_path],
+             rbd_glance.COPY_LOCK_PREFIX + IMG, lock_path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(holder.wait, 30)
         self.addCleanup(holder.kill)
@@ -220,7 +228,7 @@ class TestLockHeldByAnotherProcess(base.RbdGlanceTestCase):
 
     def test_copy_waits_for_the_lock_of_another_process(self):
         holder, lock_path = self.hold_lock()
-        glance = sim.SimGlance(self.clock)
+        glance = sim.SimGlance(self.clock, image_id=IMG)
         released = threading.Event()
         seen = {}
         real_sleep = self.clock.sleep
@@ -246,7 +254,7 @@ class TestLockHeldByAnotherProcess(base.RbdGlanceTestCase):
         done = []
 
         def boot():
-            self.clone(rbd)
+            self.clone(rbd, IMG)
             done.append(True)
 
         thread = threading.Thread(target=boot)
@@ -263,35 +271,37 @@ class TestLockHeldByAnotherProcess(base.RbdGlanceTestCase):
         self.assertEqual(1, glance.calls['image_import'])
         self.assertEqual(SITE_A_URL, self.driver.clones[0][0])
         self.assertTrue(os.path.exists(os.path.join(
-            lock_path, 'nova-rbd-glance-copy-img-1')))
+            lock_path, 'nova-rbd-glance-copy-' + IMG)))
 
 
 class TestGuards(base.RbdGlanceTestCase):
 
     def test_deactivated_image_with_a_local_location_is_not_cloned(self):
-        glance = sim.SimGlance(self.clock, stores=('central', 'site_a'),
+        glance = sim.SimGlance(self.clock, image_id=IMG,
+                               stores=('central', 'site_a'),
                                status='deactivated')
         rbd = self.backend(glance)
-        self.assertRaises(image_copy.ImageNotReady, self.clone, rbd)
+        self.assertRaises(image_copy.ImageNotReady, self.clone, rbd, IMG)
         self.assertEqual([], self.driver.clones)
         self.assertEqual(0, glance.calls['image_import'])
 
     def test_file_store_as_target_is_refused_before_copying(self):
         self.flags(images_rbd_glance_store_name='central', group='libvirt')
-        glance = sim.SimGlance(self.clock)
+        glance = sim.SimGlance(self.clock, image_id=IMG)
         rbd = self.backend(glance)
-        self.assertRaises(image_copy.GlanceStoreNotRbd, self.clone, rbd)
+        self.assertRaises(image_copy.GlanceStoreNotRbd, self.clone, rbd,
+                          IMG)
         self.assertEqual(0, glance.calls['image_import'])
         self.assertEqual(0, glance.calls['get_image_tasks'])
 
     def test_copy_is_asked_for_our_store_only(self):
-        glance = sim.SimGlance(self.clock)
-        self.clone(self.backend(glance))
+        glance = sim.SimGlance(self.clock, image_id=IMG)
+        self.clone(self.backend(glance), IMG)
         self.assertEqual([(sim.EPOCH, 'site_a')], glance.import_log)
 
     def test_progress_is_logged_during_a_long_copy(self):
-        glance = sim.SimGlance(self.clock, copy_seconds=12.0)
-        self.clone(self.backend(glance))
+        glance = sim.SimGlance(self.clock, image_id=IMG, copy_seconds=12.0)
+        self.clone(self.backend(glance), IMG)
         out = self.stdlog.logger.output
-        self.assertIn('Copying image img-1 to store site_a: ', out)
+        self.assertIn('Copying image %s to store site_a: ' % IMG, out)
         self.assertIn(' of 64 MiB (', out)
