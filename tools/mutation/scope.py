@@ -1,0 +1,94 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Mark what the mutation run leaves alone, in the private tree only.
+
+Usage: scope.py FILE... (rewritten in place; tools/mutation.sh runs it on
+its private copy, never on the repository). A ``# pragma: no mutate``
+comment (mutmut's) is appended to every line of:
+
+* log statements (``LOG.debug/info/warning/...``): log-only by definition;
+* prose: a line holding a string literal with a space in it (reasons and
+  error texts; the tests check the words an operator acts on, mutating
+  every word would drown the decisions in message-only survivors);
+* the functions in SKIP: Ceph and credential plumbing, reason texts and
+  precaching, outside the decision core.
+"""
+
+import ast
+import io
+import sys
+import tokenize
+
+PRAGMA = '  # pragma: no mutate'
+SKIP = {
+    # rbd_multistore: everything but location parsing.
+    '_connect_to_rados', '_user_name', '_conf_name', '_storage_error',
+    '_ceph_reason', 'get_cluster_fsid', 'cluster_fsid', 'is_cloneable',
+    'why_not_cloneable', '_why_not_cloneable', 'copy_progress',
+    '_written_bytes', 'allocated_bytes', '_clone_v2', '_meta_get',
+    '_describe',
+    # rbd_glance: construction and precaching (not the copy/wait path).
+    '__init__', '_copier', 'cache_image',
+    # glance_multistore: credentials and plumbing (not the error mapping).
+    '_copy_credentials_mode', '_user_credentials', '_service_credentials',
+    '_credentials', '_readers', '_location', '_locations', '_task',
+    '_multistore_call', 'image_import', 'get_image_tasks',
+    'get_store_detail',
+}
+
+
+def _skipped_lines(source):
+    lines = set()
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.name in SKIP:
+                lines.update(range(node.lineno, node.end_lineno + 1))
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            if (isinstance(func, ast.Attribute) and
+                    isinstance(func.value, ast.Name) and
+                    func.value.id == 'LOG'):
+                lines.update(range(node.lineno, node.end_lineno + 1))
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.STRING and ' ' in tok.string:
+            if tok.start[0] == tok.end[0]:
+                lines.add(tok.start[0])
+    return lines
+
+
+def _commentable(source):
+    """Lines that end outside a string (a comment can be appended)."""
+    ok = set()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type in (tokenize.NEWLINE, tokenize.NL):
+            ok.add(tok.start[0])
+    return ok
+
+
+def main(paths):
+    for path in paths:
+        with open(path) as f:
+            source = f.read()
+        skip = _skipped_lines(source) & _commentable(source)
+        out = []
+        for number, line in enumerate(source.splitlines(), 1):
+            if number in skip and line.strip() and '#' not in line:
+                line += PRAGMA
+            out.append(line)
+        with open(path, 'w') as f:
+            f.write('\n'.join(out) + '\n')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
