@@ -84,6 +84,15 @@ class GlanceCallTimeout(exception.NovaException):
                 "before the boot's deadline")
 
 
+class GlanceUnexpectedAnswer(exception.ImageUnacceptable):
+    """An answer with status 2xx that is not what Glance's API returns."""
+
+    msg_fmt = _("Glance's answer to %(call)s for image %(image_id)s is not "
+                "what its API returns: %(reason)s. Check what answers at "
+                "Glance's endpoint (a proxy or load balancer can return "
+                "error pages with status 200) and Glance's API log.")
+
+
 class ImageImportInProgress(exception.ImageImportImpossible):
     """Another import holds the image: wait for it rather than fail."""
 
@@ -288,28 +297,89 @@ def _readers(context):
     return [creds]
 
 
-def _location(loc):
-    return {'url': loc.get('url'), 'metadata': dict(loc.get('metadata') or {})}
+# --- One parse layer for Glance's answers ----------------------------------
+#
+# glanceclient returns whatever JSON (or text, for an HTML page with status
+# 200) came back. These check the shape the callers rely on and raise
+# GlanceUnexpectedAnswer, naming the call, for anything else.
+
+def _unexpected(call, image_id, reason):
+    return GlanceUnexpectedAnswer(call=call, image_id=image_id, reason=reason)
 
 
-def _locations(locations):
+def _expect(value, kind, call, image_id, what):
+    if not isinstance(value, kind):
+        raise _unexpected(call, image_id, _('%(what)s is a %(type)s') % {
+            'what': what, 'type': type(value).__name__})
+    return value
+
+
+def _location(loc, image_id):
+    call = 'get_image_locations'
+    _expect(loc, dict, call, image_id, _('a location'))
+    url = loc.get('url')
+    if url is not None:
+        _expect(url, str, call, image_id, _('a location url'))
+    metadata = loc.get('metadata')
+    metadata = {} if metadata is None else metadata
+    _expect(metadata, dict, call, image_id, _('a location\'s metadata'))
+    return {'url': url, 'metadata': dict(metadata)}
+
+
+def _locations(locations, image_id):
+    if locations is None:
+        return []
+    _expect(locations, (list, tuple), 'get_image_locations', image_id,
+            _('the location list'))
     result = []
     seen = set()
-    for loc in locations or ():
-        loc = _location(loc)
+    for loc in locations:
+        loc = _location(loc, image_id)
         if loc['url'] and loc['url'] not in seen:
             seen.add(loc['url'])
             result.append(loc)
     return result
 
 
-def _task(task):
-    result = {key: task.get(key) for key in _TASK_KEYS}
+def _tasks(body, image_id):
+    call = 'get_image_tasks'
+    if body is None:
+        return []
+    _expect(body, dict, call, image_id, _('the answer'))
+    tasks = body.get('tasks')
+    tasks = [] if tasks is None else tasks
+    _expect(tasks, list, call, image_id, _('the task list'))
+    return [_task(task, image_id) for task in tasks]
+
+
+def _task(task, image_id):
+    call = 'get_image_tasks'
+    _expect(task, dict, call, image_id, _('a task'))
+    result = {}
+    for key in _TASK_KEYS:
+        value = task.get(key)
+        if value is not None and key != 'message':
+            _expect(value, str, call, image_id, _('task field %s') % key)
+        result[key] = value
     # What was asked (the stores of a copy) and what came of it.
     for key in ('input', 'result'):
         if key in task:
             result[key] = task[key]
     return result
+
+
+def _stores(body):
+    call = 'get_stores_info_detail'
+    _expect(body, dict, call, None, _('the answer'))
+    stores = body.get('stores')
+    stores = [] if stores is None else stores
+    _expect(stores, list, call, None, _('the store list'))
+    for store in stores:
+        _expect(store, dict, call, None, _('a store'))
+        properties = store.get('properties')
+        _expect({} if properties is None else properties, dict, call, None,
+                _('a store\'s properties'))
+    return stores
 
 
 def _translated(image_id, exc):
@@ -358,14 +428,25 @@ class ImageServiceMixin(object):
         """``show(context, image_id)`` (Nova's image dict, as ``API.get``
         returns it), its requests bounded by ``timeout`` seconds.
         """
-        if timeout is None:
-            return self.show(context, image_id)
-        bounded = type(self)(client=_bounded_client_wrapper(
-            timeout, context=context,
-            endpoint=(self._client.api_server
-                      if getattr(self._client, 'client', None) is not None
-                      else None)))
-        return bounded.show(context, image_id)
+        service = self
+        if timeout is not None:
+            service = type(self)(client=_bounded_client_wrapper(
+                timeout, context=context,
+                endpoint=(self._client.api_server
+                          if getattr(self._client, 'client', None) is not None
+                          else None)))
+        try:
+            image = service.show(context, image_id)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # glanceclient built its image model from something that is not
+            # an image record (an HTML page with status 200, wrong types).
+            raise _unexpected('show', image_id, '%s: %s' % (
+                type(exc).__name__, _MAX_LINE.sub(' ', str(exc))[:200]))
+        if not isinstance(image, dict):
+            raise _unexpected('show', image_id,
+                              _('not an image record (%s)') %
+                              type(image).__name__)
+        return image
 
     def image_import(self, context, image_id, method='copy-image',
                      stores=None, all_stores_must_succeed=False,
@@ -462,14 +543,14 @@ class ImageServiceMixin(object):
                 continue
             except glanceclient.exc.HTTPException as exc:
                 raise _translated(image_id, exc)
-            return _locations(locations)
+            return _locations(locations, image_id)
         if timeout is None:
             image = self.show(context, image_id, include_locations=True)
         else:
             image = type(self)(client=_bounded_client_wrapper(
                 timeout, context=context)).show(
                     context, image_id, include_locations=True)
-        return _locations(image.get('locations'))
+        return _locations(image.get('locations'), image_id)
 
     def get_image_tasks(self, context, image_id, timeout=None):
         """The image's import tasks, oldest first as Glance lists them.
@@ -492,7 +573,7 @@ class ImageServiceMixin(object):
                 continue
             except glanceclient.exc.HTTPException as exc:
                 raise _translated(image_id, exc)
-            return [_task(task) for task in (body or {}).get('tasks') or ()]
+            return _tasks(body, image_id)
         return []
 
     def get_store_detail(self, context, store_id, timeout=None):
@@ -516,7 +597,7 @@ class ImageServiceMixin(object):
                 continue
             except glanceclient.exc.HTTPException as exc:
                 raise _translated(None, exc)
-            for store in (body or {}).get('stores') or ():
+            for store in _stores(body or {}):
                 if store.get('id') == store_id:
                     detail = dict(store)
                     detail['type'] = store.get('type')

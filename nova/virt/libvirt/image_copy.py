@@ -45,11 +45,14 @@ driver then downloads the image instead, or aborts the build when
 import dataclasses
 import datetime
 import enum
+import urllib.parse
 
 from oslo_utils import timeutils
+from oslo_utils import uuidutils
 
 from nova import exception
 from nova.i18n import _
+from nova.image import glance_multistore
 from nova.storage import rbd_multistore
 
 # Glance's import task type for copy-image and the other interoperable
@@ -105,6 +108,12 @@ GLANCE_LOCK_TTL = {'processing': 3600, 'pending': 7200}
 
 
 # --- Errors: every one is an ImageUnacceptable for nova-compute -----------
+
+class InvalidImageReference(exception.ImageUnacceptable):
+    msg_fmt = _("Image reference %(image_id)s is neither an image UUID nor "
+                "a Glance image URL ending in one, so the rbd image backend "
+                "does not use it: boot with the image's Glance id.")
+
 
 class ImageNotCloneable(exception.ImageUnacceptable):
     msg_fmt = _("Image %(image_id)s cannot be cloned in this host's Ceph "
@@ -170,6 +179,53 @@ class ImageCopyTimeout(exception.ImageUnacceptable):
                 "for the import task in Glance's API log.")
 
 
+# --- Inputs -----------------------------------------------------------------
+
+def image_id_of(image_ref):
+    """The image UUID in a reference nova-compute passes to ``clone``.
+
+    Upstream's backend reads any reference with ``API.get``, which takes
+    an image id or a Glance image URL (``http(s)://.../v2/images/<id>``);
+    both are accepted when the id is a UUID, because it becomes part of
+    lock file names and Glance URLs. Anything else (an ``rbd://`` url, a
+    path) raises :class:`InvalidImageReference`.
+    """
+    shown = _shown_ref(image_ref)
+    if not isinstance(image_ref, str):
+        raise InvalidImageReference(image_id=shown)
+    candidate = image_ref
+    if '/' in image_ref:
+        parsed = urllib.parse.urlsplit(image_ref)
+        if parsed.scheme not in ('http', 'https') or not parsed.netloc:
+            raise InvalidImageReference(image_id=shown)
+        candidate = parsed.path.rstrip('/').rsplit('/', 1)[-1]
+    if not uuidutils.is_uuid_like(candidate):
+        raise InvalidImageReference(image_id=shown)
+    return candidate
+
+
+def _shown_ref(value):
+    """A reference as it may appear in a message: printable, short."""
+    text = value if isinstance(value, str) else '<%s>' % type(value).__name__
+    text = ''.join(c if c.isprintable() else '?' for c in text)
+    return repr(text[:100] + ('...' if len(text) > 100 else ''))
+
+
+def check_read_image(image, image_id):
+    """Refuse an answer to the read of ``image_id`` that is not that
+    image (a broken proxy, a wrong type): raise GlanceUnexpectedAnswer.
+    """
+    if not isinstance(image, dict):
+        raise glance_multistore.GlanceUnexpectedAnswer(
+            call='show', image_id=image_id,
+            reason=_('not an image record (%s)') % type(image).__name__)
+    found = image.get('id')
+    if found is not None and found != image_id:
+        raise glance_multistore.GlanceUnexpectedAnswer(
+            call='show', image_id=image_id,
+            reason=_('it describes another image, %s') % _shown_ref(found))
+
+
 # --- What one read of Glance or of the pool shows --------------------------
 
 def split_stores(value):
@@ -211,18 +267,24 @@ class ImageView:
 
         ``image_id`` is used when the dict has no ``id``.
         """
+        size = image.get('size')
         return cls(
             image_id=image.get('id') or image_id,
-            status=image.get('status') or '',
-            disk_format=image.get('disk_format') or '',
-            size=image.get('size') or 0,
+            status=_text(image.get('status')),
+            disk_format=_text(image.get('disk_format')),
+            size=size if isinstance(size, int) and size > 0 else 0,
             stores=split_stores(_image_value(image, 'stores')),
             importing=split_stores(
                 _image_value(image, 'os_glance_importing_to_stores')),
             failed=split_stores(
                 _image_value(image, 'os_glance_failed_import')),
-            task_id=_image_value(image, 'os_glance_import_task') or '',
+            task_id=_text(_image_value(image, 'os_glance_import_task')),
         )
+
+
+def _text(value):
+    """A string field of a Glance answer; anything else counts as unset."""
+    return value if isinstance(value, str) else ''
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,32 +369,54 @@ class PoolView:
 
 def store_of(location):
     """The Glance store a location dict belongs to, or None."""
-    return (location.get('metadata') or {}).get('store')
+    metadata = location.get('metadata') if isinstance(location, dict) else None
+    return metadata.get('store') if isinstance(metadata, dict) else None
 
 
-def local_locations(locations, local_fsid, parse, preferred_store=None):
-    """The locations in this host's cluster, those of our store first.
+def local_locations(locations, local_fsid, parse, preferred_store=None,
+                    image_id=None, pool=None):
+    """The image's own locations in this host's cluster, our store's first.
 
-    ``parse`` turns a url into an object with an ``fsid``
-    (``rbd_multistore.parse_location``) and raises an ``Invalid`` error for
-    anything else: file, http or malformed rbd urls are simply not ours to
-    clone.
+    ``parse`` turns a url into an object with an ``fsid``, ``pool`` and
+    ``image`` (``rbd_multistore.parse_location``) and raises an ``Invalid``
+    error for anything else: file, http or malformed rbd urls are simply
+    not ours to clone. A location counts only if it is the image's own RBD
+    image, as Glance's rbd store writes it: named ``image_id`` (when
+    given), in ``pool`` (the store's pool, when known), in this cluster.
+    Anything else (an owner may edit locations when Glance lets them) is
+    some other RBD image and is ignored.
     """
     found = []
     for loc in locations or ():
         try:
-            parsed = parse(loc.get('url') or '')
+            parsed = parse(store_url(loc))
         except exception.Invalid:
             continue
-        if parsed.fsid == local_fsid:
-            found.append((store_of(loc) != preferred_store, len(found),
-                          parsed))
+        if parsed.fsid != local_fsid:
+            continue
+        if image_id is not None and parsed.image != image_id:
+            continue
+        if pool and parsed.pool != pool:
+            continue
+        found.append((store_of(loc) != preferred_store, len(found), parsed))
     return [parsed for _other, _index, parsed in sorted(found)]
 
 
-def pick_local_location(locations, local_fsid, parse, preferred_store=None):
-    """The first location in this host's cluster, preferring our store."""
-    found = local_locations(locations, local_fsid, parse, preferred_store)
+def store_url(location):
+    """The url of a Glance location dict ('' when it has none)."""
+    if not isinstance(location, dict):
+        return ''
+    url = location.get('url')
+    return url if isinstance(url, str) else ''
+
+
+def pick_local_location(locations, local_fsid, parse, preferred_store=None,
+                        image_id=None, pool=None):
+    """The first of the image's own locations in this host's cluster,
+    preferring our store.
+    """
+    found = local_locations(locations, local_fsid, parse, preferred_store,
+                            image_id=image_id, pool=pool)
     return found[0] if found else None
 
 

@@ -145,20 +145,26 @@ class GlanceCopy(object):
             self._fsid = self.cluster.cluster_fsid()
         return self._fsid
 
-    def read_image(self, context, image_id, deadline=None):
-        """The image as the booting user sees it, checked for cloning."""
-        image = self.call('read_image', context, image_id, deadline=deadline)
+    def read_image(self, context, image_ref, deadline=None):
+        """The image as the booting user sees it, checked for cloning.
+
+        ``image_ref`` is what nova-compute passed: an image UUID or a Glance
+        image URL ending in one (InvalidImageReference otherwise).
+        """
+        image_id = image_copy.image_id_of(image_ref)
+        image = self.call('read_image', context, image_ref, deadline=deadline)
+        image_copy.check_read_image(image, image_id)
         image_copy.check_bootable(
             image_copy.ImageView.from_image(image, image_id))
         return image
 
     def local_locations(self, context, image_id, store=None, deadline=None):
-        """The image's locations in this cluster, ``store``'s first."""
+        """The image's own locations in this cluster, ``store``'s first."""
         locations = self.call('get_image_locations', context, image_id,
                               deadline=deadline)
         return image_copy.local_locations(
             locations, self.fsid, rbd_multistore.parse_location,
-            preferred_store=store)
+            preferred_store=store, image_id=image_id)
 
     def check_store(self, context, image_id, store, deadline=None):
         """Refuse a store that cannot serve this host; return its pool.
@@ -377,7 +383,8 @@ class CopyWaiter(object):
                                  self.image_id)
         return image_copy.pick_local_location(
             locations, self.c.fsid, rbd_multistore.parse_location,
-            preferred_store=self.store)
+            preferred_store=self.store, image_id=self.image_id,
+            pool=self.pool)
 
     def _request_copy(self, reason):
         LOG.info('Asking Glance to copy image %(image)s to store %(store)s '
@@ -521,7 +528,7 @@ class Rbd(imagebackend.Rbd):
             self._deadline = copier.new_deadline()
         deadline = self._deadline
         image = copier.read_image(context, image_id_or_uri, deadline)
-        image_id = image.get('id') or image_id_or_uri
+        image_id = image_copy.image_id_of(image_id_or_uri)
         store = CONF.libvirt.images_rbd_glance_store_name or None
         reasons = []
         for location in copier.local_locations(context, image_id, store,
@@ -552,7 +559,8 @@ class Rbd(imagebackend.Rbd):
         nothing; its callers ignore the value).
         """
         store = CONF.libvirt.images_rbd_glance_store_name
-        return self._copier().copy(context, image_meta['id'], store,
+        image_id = image_copy.image_id_of(image_meta.get('id'))
+        return self._copier().copy(context, image_id, store,
                                    deadline=self._deadline)
 
     def _clone_location(self, location, image_id):
@@ -581,8 +589,8 @@ def cache_image(context, image_id, glance_api=None, cluster=None,
                         clock or time.monotonic, sleep or time.sleep,
                         wall=wall)
     deadline = copier.new_deadline()
-    image = copier.read_image(context, image_id, deadline)
-    image_id = image.get('id') or image_id
+    copier.read_image(context, image_id, deadline)
+    image_id = image_copy.image_id_of(image_id)
     store = CONF.libvirt.images_rbd_glance_store_name
     if copier.local_locations(context, image_id, store or None, deadline):
         return False

@@ -712,3 +712,47 @@ class TransientTestCase(test.NoDBTestCase):
         self.assertIn('Connection refused', glance_multistore.describe_fault(
             exception.GlanceConnectionFailed(server='g',
                                              reason='Connection refused')))
+
+
+class UnexpectedAnswerTestCase(_Base):
+    """Anything but the shape of Glance's API is a clear Nova error."""
+
+    def test_locations(self):
+        self.with_service_user()
+        for answer in ('<html>maintenance</html>', [1], [{'url': 7}],
+                       [{'url': 'rbd://x', 'metadata': 'm'}], {'a': 1}):
+            self.client.call.return_value = answer
+            e = self.assertRaises(glance_multistore.GlanceUnexpectedAnswer,
+                                  self.service.get_image_locations,
+                                  self.ctx, uuids.image)
+            self.assertIsInstance(e, exception.ImageUnacceptable)
+            self.assertIn('get_image_locations', str(e))
+
+    def test_tasks(self):
+        for answer in ('<html>', {'tasks': 'x'}, {'tasks': [[]]},
+                       {'tasks': [{'id': 1}]},
+                       {'tasks': [{'id': 't', 'updated_at': 5}]}):
+            self.client.call.return_value = answer
+            self.assertRaises(glance_multistore.GlanceUnexpectedAnswer,
+                              self.service.get_image_tasks, self.ctx,
+                              uuids.image)
+        self.client.call.return_value = {'tasks': [
+            {'id': 't', 'status': 'processing', 'message': 12}]}
+        self.assertEqual('t', self.service.get_image_tasks(
+            self.ctx, uuids.image)[0]['id'])
+
+    def test_stores(self):
+        for answer in ('<html>', {'stores': {}}, {'stores': ['x']},
+                       {'stores': [{'id': 'b', 'properties': []}]}):
+            self.client.call.return_value = answer
+            self.assertRaises(glance_multistore.GlanceUnexpectedAnswer,
+                              self.service.get_store_detail, self.ctx, 'b')
+
+    def test_read_image(self):
+        with mock.patch.object(glance.GlanceImageServiceV2, 'show',
+                               autospec=True,
+                               side_effect=TypeError('bad model')):
+            e = self.assertRaises(glance_multistore.GlanceUnexpectedAnswer,
+                                  self.service.read_image, self.ctx,
+                                  uuids.image)
+        self.assertIn('TypeError: bad model', str(e))

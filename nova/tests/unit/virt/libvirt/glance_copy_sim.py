@@ -36,6 +36,7 @@ from nova import exception
 from nova.image import glance_multistore
 from nova.storage import rbd_multistore
 
+IMAGE_ID = '0c2f5a7e-3d4b-4e1f-9a8c-6b5d4e3f2a10'
 FSID_A = 'aaaaaaaa-0000-4000-8000-000000000001'
 FSID_B = 'bbbbbbbb-0000-4000-8000-000000000002'
 # store -> (type, fsid, pool)
@@ -96,7 +97,7 @@ class Copy:
 class SimGlance(object):
     """``nova.image.glance.API`` with one image, driven by ``clock``."""
 
-    def __init__(self, clock, image_id='img-1', stores=('central',),
+    def __init__(self, clock, image_id=IMAGE_ID, stores=('central',),
                  size=64 * MiB, copy_seconds=1.5, register_lag=0.05,
                  lock_lag=0.01, fail_copies=0, disk_format='raw',
                  status='active', store_detail=True):

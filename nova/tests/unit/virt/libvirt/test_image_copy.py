@@ -649,3 +649,62 @@ class TestFaultDecisions(test.NoDBTestCase):
         self.assertEqual((0, 2), (s.transient_streak, s.transient_total))
         s = ic.glance_failed(s, T0, 'x')
         self.assertEqual(0.5, s.read_not_before - T0)
+
+
+class TestInputs(test.NoDBTestCase):
+    """Issue 12 item 4."""
+
+    IMG = '0c2f5a7e-3d4b-4e1f-9a8c-6b5d4e3f2a10'
+
+    def test_image_ids(self):
+        self.assertEqual(self.IMG, ic.image_id_of(self.IMG))
+        self.assertEqual(self.IMG, ic.image_id_of(
+            'https://glance.example.com:9292/v2/images/%s' % self.IMG))
+        self.assertEqual(self.IMG, ic.image_id_of(
+            'http://glance/v2/images/%s/' % self.IMG))
+        for ref in ('img-1', '', None, 42, '../../etc/%s' % self.IMG,
+                    'rbd://%s/images/%s/snap' % (FSID_A, self.IMG),
+                    'file:///v2/images/%s' % self.IMG,
+                    'http:///v2/images/%s' % self.IMG,
+                    'http://glance/v2/images/nope',
+                    self.IMG + '\n'):
+            e = self.assertRaises(ic.InvalidImageReference, ic.image_id_of,
+                                  ref)
+            self.assertNotIn('\n', str(e))
+
+    def test_long_references_are_cut_in_messages(self):
+        e = self.assertRaises(ic.InvalidImageReference, ic.image_id_of,
+                              'x' * 5000)
+        self.assertLess(len(str(e)), 400)
+
+    def test_read_answer_must_be_the_image(self):
+        ic.check_read_image({'id': self.IMG}, self.IMG)
+        ic.check_read_image({}, self.IMG)
+        for answer in ({'id': 'other'}, '<html>', None, []):
+            self.assertRaises(ic.glance_multistore.GlanceUnexpectedAnswer,
+                              ic.check_read_image, answer, self.IMG)
+
+    def test_only_the_images_own_rbd_image_counts(self):
+        parse = rbd_multistore.parse_location
+        own = {'url': 'rbd://%s/images/%s/snap' % (FSID_A, self.IMG),
+               'metadata': {'store': 'site_a'}}
+        other_image = {'url': 'rbd://%s/images/other/snap' % FSID_A}
+        other_pool = {'url': 'rbd://%s/vms/%s/snap' % (FSID_A, self.IMG)}
+        other_cluster = {'url': 'rbd://%s/images/%s/snap'
+                                % (FSID_B, self.IMG)}
+        junk = ['rbd://x', {'url': 7}, {'metadata': []}, 'string', None]
+        locs = [other_image, other_pool, other_cluster, own] + junk
+        found = ic.local_locations(locs, FSID_A, parse, image_id=self.IMG,
+                                   pool='images')
+        self.assertEqual([parse(own['url'])], found)
+        # Without a known pool, the pool is not checked.
+        self.assertEqual(2, len(ic.local_locations(
+            locs, FSID_A, parse, image_id=self.IMG)))
+
+    def test_image_view_ignores_wrong_types(self):
+        v = ic.ImageView.from_image({'id': self.IMG, 'status': 3,
+                                     'disk_format': ['raw'], 'size': '12',
+                                     'properties': {
+                                         'os_glance_import_task': {}}})
+        self.assertEqual(('', '', 0, ''),
+                         (v.status, v.disk_format, v.size, v.task_id))

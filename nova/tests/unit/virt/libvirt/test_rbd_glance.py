@@ -40,7 +40,8 @@ from nova.virt.libvirt import image_copy
 from nova.virt.libvirt import imagebackend
 from nova.virt.libvirt import rbd_glance
 
-SITE_A_URL = 'rbd://%s/images/img-1/snap' % sim.FSID_A
+IMG = sim.IMAGE_ID
+SITE_A_URL = 'rbd://%s/images/%s/snap' % (sim.FSID_A, IMG)
 
 
 class RbdGlanceTestCase(test.NoDBTestCase):
@@ -77,7 +78,7 @@ class RbdGlanceTestCase(test.NoDBTestCase):
         return sum(v for k, v in self.glance.calls.items()
                    if k != 'get_store_detail')
 
-    def clone(self, rbd, image_id='img-1'):
+    def clone(self, rbd, image_id=IMG):
         return rbd.clone(self.context, image_id)
 
 
@@ -151,7 +152,7 @@ class TestCopyToStore(RbdGlanceTestCase):
         # one is recognised at once from its age).
         self.assertLessEqual(self.glance_requests(), 8)
         self.assertEqual(1, self.glance.calls['get_image_tasks'])
-        self.assertIn('Asking Glance to copy image img-1 to store site_a',
+        self.assertIn('Asking Glance to copy image %s to store site_a' % IMG,
                       self.stdlog.logger.output)
         # The copy is asked for with the user's context (the Glance layer
         # picks service credentials per [glance] copy_credentials).
@@ -163,7 +164,7 @@ class TestCopyToStore(RbdGlanceTestCase):
                                side_effect=real) as mock_sync:
             self.clone(self.backend(sim.SimGlance(self.clock)))
         mock_sync.assert_called_once_with(
-            'rbd-glance-copy-img-1', external=True,
+            'rbd-glance-copy-%s' % IMG, external=True,
             lock_path=os.path.join(self.instances_path, 'locks'),
             blocking=False)
         self.assertEqual(1, len(self.driver.clones))
@@ -172,8 +173,8 @@ class TestCopyToStore(RbdGlanceTestCase):
         # Image.cache() holds a lock named after the image's cache file
         # while clone() runs; the same name here would deadlock.
         from nova.virt.libvirt import imagecache
-        self.assertNotEqual(imagecache.get_cache_fname('img-1'),
-                            rbd_glance.COPY_LOCK_PREFIX + 'img-1')
+        self.assertNotEqual(imagecache.get_cache_fname(IMG),
+                            rbd_glance.COPY_LOCK_PREFIX + IMG)
 
     def test_long_copy_polls_glance_less_than_a_fixed_one_second_poll(self):
         rbd = self.backend(sim.SimGlance(self.clock, copy_seconds=60))
@@ -182,7 +183,7 @@ class TestCopyToStore(RbdGlanceTestCase):
                         0.5)
         # A fixed 1 s poll makes ~62 requests here.
         self.assertLessEqual(self.glance_requests(), 62 // 3)
-        self.assertIn('Copying image img-1 to store site_a:',
+        self.assertIn('Copying image %s to store site_a:' % IMG,
                       self.stdlog.logger.output)
 
     def test_slow_registration_after_the_pool_shows_the_copy_done(self):
@@ -326,7 +327,8 @@ class TestCopyToStore(RbdGlanceTestCase):
         self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
                           self.backend(glance))
         out = self.stdlog.logger.output
-        self.assertIn('No progress copying image img-1 to store site_a', out)
+        self.assertIn('No progress copying image %s to store site_a' % IMG,
+                      out)
         self.assertIn('task-1 holds the image', out)
         # Once per stall period, not once per poll.
         self.assertLessEqual(out.count("No progress copying"), 300 // 90)
@@ -335,7 +337,7 @@ class TestCopyToStore(RbdGlanceTestCase):
         glance = sim.SimGlance(self.clock)
         glance.image_import = mock.Mock(
             side_effect=glance_multistore.ImageCopyNotAuthorized(
-                image_id='img-1', store='site_a', who='the user',
+                image_id=IMG, store='site_a', who='the user',
                 reason='403'))
         e = self.assertRaises(exception.ImageUnacceptable, self.clone,
                               self.backend(glance))
@@ -343,7 +345,7 @@ class TestCopyToStore(RbdGlanceTestCase):
 
     def test_copy_to_store_returns_the_location(self):
         rbd = self.backend(sim.SimGlance(self.clock, copy_seconds=1))
-        location = rbd.copy_to_store(self.context, {'id': 'img-1'})
+        location = rbd.copy_to_store(self.context, {'id': IMG})
         self.assertEqual(SITE_A_URL, location.url)
         self.assertEqual([], self.driver.clones)
 
@@ -380,7 +382,8 @@ class TestBadInput(RbdGlanceTestCase):
 
     def test_unknown_image(self):
         rbd = self.backend(sim.SimGlance(self.clock))
-        self.assertRaises(exception.ImageNotFound, self.clone, rbd, 'nope')
+        self.assertRaises(exception.ImageNotFound, self.clone, rbd,
+                          uuids.unknown)
 
     def test_queued_image(self):
         rbd = self.backend(sim.SimGlance(self.clock, status='queued'))
@@ -419,7 +422,7 @@ class TestBadInput(RbdGlanceTestCase):
     def test_no_copy_when_asked_not_to(self):
         rbd = self.backend(sim.SimGlance(self.clock))
         self.assertRaises(image_copy.ImageNotCloneable, rbd.clone,
-                          self.context, 'img-1', copy_to_store=False)
+                          self.context, IMG, copy_to_store=False)
         self.assertEqual(0, self.glance.calls['image_import'])
 
 
@@ -429,7 +432,7 @@ class TestCacheImage(RbdGlanceTestCase):
         self.glance = glance
         self.driver = sim.SimRbd(glance)
         return rbd_glance.cache_image(
-            self.context, 'img-1', glance_api=glance, cluster=self.driver,
+            self.context, IMG, glance_api=glance, cluster=self.driver,
             clock=self.clock, sleep=self.clock.sleep, wall=self.clock.wall)
 
     def test_copies_without_cloning_then_finds_it_local(self):
@@ -528,7 +531,7 @@ class TestFaults(RbdGlanceTestCase):
         glance = sim.SimGlance(self.clock, copy_seconds=1000)
         glance.image_import = mock.Mock(
             side_effect=glance_multistore.ImageImportInProgress(
-                image_id='img-1', reason='Image has active task'))
+                image_id=IMG, reason='Image has active task'))
         e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
                               self.backend(glance))
         # Was one request every ~0.3 s (2001 in 600 s).
@@ -554,7 +557,7 @@ class TestFaults(RbdGlanceTestCase):
         self.assertGreater(glance.calls['get_failed'], 1)
         # Backing off, not hammering: 0.5, 1, 2, 4, 8, 15 s.
         self.assertLessEqual(glance.calls['get_failed'], 8)
-        self.assertIn('Glance request 1 for the copy of image img-1 failed',
+        self.assertIn('Glance request 1 for the copy of image %s failed' % IMG,
                       self.stdlog.logger.output)
 
     def test_glance_down_until_the_deadline_times_out_on_time(self):
@@ -634,9 +637,66 @@ class TestFaults(RbdGlanceTestCase):
                                side_effect=synchronized) as mock_sync:
             e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
                                   self.backend(glance))
-        self.assertIn("copy lock rbd-glance-copy-img-1", str(e))
+        self.assertIn("copy lock rbd-glance-copy-%s" % IMG, str(e))
         self.assertGreaterEqual(self.clock.elapsed(), 30)
         self.assertLess(self.clock.elapsed(), 30.01)
         # Polled with a backoff up to LOCK_POLL_MAX, not spun.
         self.assertLessEqual(mock_sync.call_count, 40)
         self.assertEqual(0, glance.calls['image_import'])
+
+
+class TestInputs(RbdGlanceTestCase):
+    """Issue 12 item 4: ids, locations and Glance answers checked."""
+
+    def test_references_that_are_not_image_ids_are_refused(self):
+        rbd = self.backend(sim.SimGlance(self.clock))
+        for ref in ('rbd://%s/images/%s/snap' % (sim.FSID_A, IMG),
+                    '../../../tmp/x', 'img-1', '', None,
+                    'file:///%s' % IMG):
+            e = self.assertRaises(image_copy.InvalidImageReference,
+                                  self.clone, rbd, ref)
+            self.assertIsInstance(e, exception.ImageUnacceptable)
+        self.assertEqual(0, self.glance_requests())
+        self.assertEqual([], self.driver.clones)
+
+    def test_a_glance_image_url_is_accepted_as_upstream_does(self):
+        glance = sim.SimGlance(self.clock, stores=('site_a',))
+        rbd = self.backend(glance)
+        real_get = glance.get
+        seen = []
+
+        def get(context, image_ref):
+            seen.append(image_ref)
+            return real_get(context, IMG)
+
+        glance.get = get
+        self.clone(rbd, 'http://glance:9292/v2/images/%s' % IMG)
+        self.assertEqual(['http://glance:9292/v2/images/%s' % IMG], seen)
+        self.assertEqual(1, len(self.driver.clones))
+
+    def test_a_location_of_another_rbd_image_is_not_the_image(self):
+        # An owner pointed the image at some other RBD image of this
+        # cluster (Glance lets owners edit locations when so configured).
+        glance = sim.SimGlance(self.clock, copy_seconds=1)
+        glance.locations.append(
+            {'url': 'rbd://%s/vms/%s_disk/snap' % (sim.FSID_A, uuids.other),
+             'metadata': {}})
+        self.clone(self.backend(glance))
+        (url, _pool, _name), = self.driver.clones
+        self.assertEqual(SITE_A_URL, url)
+        self.assertEqual(1, glance.calls['image_import'])
+
+    def test_an_answer_about_another_image_is_refused(self):
+        glance = sim.SimGlance(self.clock, stores=('site_a',))
+        glance.image['id'] = uuids.other
+        e = self.assertRaises(glance_multistore.GlanceUnexpectedAnswer,
+                              self.clone, self.backend(glance))
+        self.assertIn('another image', str(e))
+        self.assertEqual([], self.driver.clones)
+
+    def test_wrong_types_in_the_image_are_not_an_attribute_error(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=1)
+        glance.image['size'] = 'big'
+        glance.image['checksum'] = {'not': 'a string'}
+        self.clone(self.backend(glance))
+        self.assertEqual(1, len(self.driver.clones))
