@@ -172,6 +172,45 @@ def _url_of(location):
     return location
 
 
+# Every RADOS and RBD operation of the reads below (the fsid, a location's
+# snapshots, the pool watch) fails after this many seconds instead of
+# waiting for a monitor or OSD that does not answer (librados waits forever
+# by default). The reads are a few small metadata operations each, which a
+# healthy cluster answers in milliseconds. Upstream's own connections
+# (clone, flatten, resize, remove; imports run the rbd CLI) keep librados'
+# defaults: a write cut short by a timeout is left half done.
+READ_OP_TIMEOUT = 30
+
+
+class _Reader(object):
+    """Upstream's driver, connected for reads with bounded operations.
+
+    Stands in for the driver in upstream's ``RADOSClient`` and
+    ``RBDVolumeProxy``, which use only these two methods.
+    """
+
+    def __init__(self, driver):
+        self.driver = driver
+
+    def _connect_to_rados(self, pool=None):
+        driver = self.driver
+        timeout = driver.rbd_connect_timeout
+        client = rbd_utils.rados.Rados(
+            rados_id=driver.rbd_user, conffile=driver.ceph_conf,
+            conf={'client_mount_timeout': str(timeout),
+                  'rados_mon_op_timeout': str(READ_OP_TIMEOUT),
+                  'rados_osd_op_timeout': str(READ_OP_TIMEOUT)})
+        try:
+            client.connect(timeout=timeout)
+            return client, client.open_ioctx(str(pool or driver.pool))
+        except rbd_utils.rados.Error:
+            client.shutdown()
+            raise
+
+    def _disconnect_from_rados(self, client, ioctx):
+        self.driver._disconnect_from_rados(client, ioctx)
+
+
 # --- reasons ---------------------------------------------------------------
 #
 # Plain functions over upstream's ``rbd_utils.RBDDriver`` (its pool, user,
@@ -227,7 +266,9 @@ def cluster_fsid(driver):
     says what to check.
     """
     try:
-        return driver.get_fsid().lower()
+        with rbd_utils.RADOSClient(_Reader(driver)) as client:
+            return encodeutils.safe_decode(
+                client.cluster.get_fsid()).lower()
     except rbd_utils.rados.Error as e:
         raise _storage_error(driver, e, driver.pool)
 
@@ -273,8 +314,8 @@ def _why_not_cloneable(driver, loc, image_meta):
                      'conf': _conf_name(driver)}
     rados, rbd = rbd_utils.rados, rbd_utils.rbd
     try:
-        with rbd_utils.RBDVolumeProxy(driver, loc.image, pool=loc.pool,
-                                      read_only=True) as vol:
+        with rbd_utils.RBDVolumeProxy(_Reader(driver), loc.image,
+                                      pool=loc.pool, read_only=True) as vol:
             snapshots = {s['name'] for s in vol.list_snaps()}
             if loc.snapshot not in snapshots:
                 return _('image %(pool)s/%(image)s has no snapshot '
@@ -322,7 +363,7 @@ def copy_progress(driver, pool, name, snapshot=GLANCE_SNAPSHOT, cache=None):
     cache = {} if cache is None else cache
     key = (pool, name)
     try:
-        with rbd_utils.RBDVolumeProxy(driver, name, pool=pool,
+        with rbd_utils.RBDVolumeProxy(_Reader(driver), name, pool=pool,
                                       read_only=True) as vol:
             size = vol.size()
             protected = (

@@ -286,11 +286,29 @@ class WhyNotCloneableTestCase(RbdMultistoreTestCase):
         self.assertIsNone(rbd_multistore.why_not_cloneable(
             self.driver, URL, {'disk_format': 'iso'}))
 
-    def test_the_driver_is_used_as_upstream_built_it(self):
+    def test_reads_use_the_drivers_settings_with_bounded_operations(self):
         rbd_multistore.why_not_cloneable(self.driver, URL, RAW)
+        # Ceph waits forever for a monitor or OSD op by default.
         self.mock_rados.Rados.assert_called_with(
             rados_id='nova', conffile='/etc/ceph/site_a.conf',
-            conf={'client_mount_timeout': '7'})
+            conf={'client_mount_timeout': '7',
+                  'rados_mon_op_timeout': '30',
+                  'rados_osd_op_timeout': '30'})
+        self.client.connect.assert_called_with(timeout=7)
+
+    def test_every_read_has_bounded_operations(self):
+        rbd_multistore.cluster_fsid(self.driver)
+        rbd_multistore.copy_progress(self.driver, 'images', 'img')
+        for call in self.mock_rados.Rados.call_args_list:
+            self.assertEqual('30', call.kwargs['conf']['rados_osd_op_timeout'])
+        self.assertEqual(2, self.mock_rados.Rados.call_count)
+        self.assert_disconnected(2)
+
+    def test_failed_read_connect_shuts_the_client_down(self):
+        self.client.open_ioctx.side_effect = RadosObjectNotFound('x')
+        self.assertRaises(exception.StorageError,
+                          rbd_multistore.cluster_fsid, self.driver)
+        self.client.shutdown.assert_called_once_with()
 
     def test_not_raw_needs_no_ceph(self):
         self.assertIn('disk_format is qcow2',
