@@ -157,3 +157,22 @@ class FaultTest(base.LiveTestCase):
         self.assertLess(later, 20)
         self.assertNotIn(disk2.rbd_name, self.vms_images(site))
         print('later boot: %.1f s to ImageCopyStalled' % later)
+
+    def test_image_deleted_mid_copy_says_so(self):
+        site = self.use_compute('compute-a')
+        image_id, _data = self.upload(size=256 * MIB)
+        disk = self.disk(site)
+        thread, result = self.boot_in_thread(disk, image_id)
+        self.wait_for_import(image_id)
+        deleted_at = time.monotonic()
+        self.admin_glance.images.delete(image_id)
+        thread.join(120)
+        self.assertFalse(thread.is_alive(), 'the boot did not end')
+        error = result.get('error')
+        self.assertIsInstance(error, image_copy.ImageDeletedDuringCopy, error)
+        self.assertIsInstance(error, exception.ImageUnacceptable)
+        noticed = time.monotonic() - deleted_at
+        self.assertLess(noticed, 20)
+        self.assertNotIn(disk.rbd_name, self.vms_images(site))
+        print('image deleted mid-copy: noticed in %.1f s (%s)'
+              % (noticed, type(error).__name__))

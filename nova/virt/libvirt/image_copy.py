@@ -172,6 +172,13 @@ class ImageCopyStalled(exception.ImageUnacceptable):
                 "logs to see why its worker stopped.")
 
 
+class ImageDeletedDuringCopy(exception.ImageUnacceptable):
+    msg_fmt = _("Image %(image_id)s was deleted (or hidden from the booting "
+                "user) while Nova waited for its copy to Glance store "
+                "%(store)s, after %(elapsed)d s: there is nothing left to "
+                "boot. Boot another image.")
+
+
 class ImageCopyTimeout(exception.ImageUnacceptable):
     msg_fmt = _("Image %(image_id)s did not reach Glance store %(store)s "
                 "within %(timeout)s s: %(detail)s. Raise [libvirt] "

@@ -325,7 +325,13 @@ class CopyWaiter(object):
             if location is None:
                 self.state = image_copy.observe_locations(self.state)
             return location, task
-        image = self._glance('read_image', self.context, self.image_id)
+        try:
+            image = self._glance('read_image', self.context, self.image_id)
+        except exception.ImageNotFound:
+            # It was there when the boot began: it went away meanwhile.
+            raise image_copy.ImageDeletedDuringCopy(
+                image_id=self.image_id, store=self.store,
+                elapsed=now - self.state.started)
         self.view = image_copy.ImageView.from_image(image, self.image_id)
         location = None
         if self.store in self.view.stores:

@@ -122,6 +122,7 @@ class SimGlance(object):
         self.registered_at = {}
         self.timeouts = []
         self.dead_at = None
+        self.deleted = False
         self.mutex = threading.RLock()
 
     # --- what tests look at or set up -------------------------------------
@@ -276,8 +277,14 @@ class SimGlance(object):
             self.fail_copies -= 1
             self._start(store, fails)
 
+    def delete(self):
+        """The image is deleted (Glance stops the copy, frees the lock)."""
+        with self.mutex:
+            self.deleted = True
+            self.copy = None
+
     def _check(self, image_id):
-        if image_id != self.image_id:
+        if image_id != self.image_id or self.deleted:
             raise exception.ImageNotFound(image_id=image_id)
 
 

@@ -524,6 +524,23 @@ class TestFaults(RbdGlanceTestCase):
         self.clone(self.backend(glance))
         self.assertEqual(1, len(self.driver.clones))
 
+    def test_image_deleted_mid_copy_says_so_at_once(self):
+        glance = sim.SimGlance(self.clock, copy_seconds=100)
+        real_pool_state = glance.pool_state
+
+        def pool_state(store):
+            if self.clock.elapsed() >= 10 and not glance.deleted:
+                glance.delete()
+            return real_pool_state(store)
+
+        glance.pool_state = pool_state
+        e = self.assertRaises(image_copy.ImageDeletedDuringCopy, self.clone,
+                              self.backend(glance))
+        self.assertIsInstance(e, exception.ImageUnacceptable)
+        self.assertIn('was deleted', str(e))
+        self.assertLess(self.clock.elapsed(), 10 + 2)
+        self.assertEqual([], self.driver.clones)
+
     def test_409_without_a_visible_task_backs_off(self):
         # Glance refuses every copy (another project's import holds the
         # image) and the image shows no task we can read.
