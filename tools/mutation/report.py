@@ -21,12 +21,21 @@ line: ``<mutant name> <fingerprint> <equivalent|log-only> <reason>``. The
 fingerprint (printed next to every survivor) is a hash of the mutant's
 change, so a mark stops applying when the code under it changes. The score
 of a file is killed / (mutants - marked survivors); a timeout counts as
-killed, a mutant no test reaches as survived.
+killed, a mutant no test reaches as survived; a mutant a stopped run did
+not get to is "unchecked" and left out of the score.
+
+``report.py --propose EQUIVALENT_FILE FILE...`` prints, for the unmarked
+survivors whose change only touches the text of a string literal or a
+function that only feeds the log, a mark to review before adding it to
+EQUIVALENT_FILE.
 """
 
 import collections
 import hashlib
+import io
+import re
 import sys
+import tokenize
 
 from mutmut.mutation.data import SourceFileMutationData
 from mutmut.mutation.diff_apply import get_diff_for_mutant
@@ -34,6 +43,49 @@ from mutmut.stats import status_by_exit_code
 
 KILLED = {'killed', 'timeout', 'caught by type check', 'segfault'}
 KINDS = ('equivalent', 'log-only')
+
+
+# Functions whose every result only feeds a log line.
+LOG_ONLY_FUNCTIONS = ('_report', '_glance', '_warn_stalled', '_done')
+
+
+def _strings(line):
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return re.findall(r"'[^']*'|\"[^\"]*\"", line)
+    return [t.string for t in tokens if t.type == tokenize.STRING]
+
+
+def _without_string_texts(line):
+    """``line`` with the text of every string literal blanked."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return re.sub(r"'[^']*'|\"[^\"]*\"", "''", line)
+    return ' '.join("''" if t.type == tokenize.STRING else t.string
+                    for t in tokens if t.string.strip())
+
+
+def proposal(name, diff):
+    """A mark to review for a survivor, or None."""
+    minus = [line[1:] for line in diff.splitlines()
+             if line.startswith('-') and not line.startswith('---')]
+    plus = [line[1:] for line in diff.splitlines()
+            if line.startswith('+') and not line.startswith('+++')]
+    function = name.rpartition('__mutmut_')[0].rpartition('.')[2]
+    function = function.split('\u01c1')[-1].lstrip('x_')
+    if function in {f.lstrip('_') for f in LOG_ONLY_FUNCTIONS}:
+        return 'log-only', 'the function only feeds log lines'
+    if (len(minus) == len(plus) and minus != plus and
+            [_without_string_texts(m) for m in minus] ==
+            [_without_string_texts(p) for p in plus]):
+        changed = [a for m, p in zip(minus, plus)
+                   for a, b in zip(_strings(m), _strings(p)) if a != b]
+        # Prose has spaces; keys, statuses and methods do not.
+        if changed and all(' ' in text for text in changed):
+            return 'log-only', 'changes only the text of a message'
+    return None
 
 
 def fingerprint(diff):
@@ -58,6 +110,9 @@ def load_marks(path):
 
 
 def main(argv):
+    propose = argv[1:2] == ['--propose']
+    if propose:
+        argv = argv[1:]
     marks = load_marks(argv[1])
     used = set()
     rows = []
@@ -70,6 +125,10 @@ def main(argv):
         for name, code in sorted(data.exit_code_by_key.items()):
             status = status_by_exit_code[code]
             count['mutants'] += 1
+            if status == 'not checked':
+                # A run stopped early: neither killed nor survived.
+                count['unchecked'] += 1
+                continue
             if status in KILLED:
                 count['killed'] += 1
                 continue
@@ -87,9 +146,17 @@ def main(argv):
         rows.append((path, count))
 
     def score(c):
-        counted = c['mutants'] - c['equivalent'] - c['log-only']
+        counted = (c['mutants'] - c['equivalent'] - c['log-only'] -
+                   c['unchecked'])
         return 100.0 * c['killed'] / counted if counted else 100.0
 
+    if propose:
+        for name, fp, status, mark, diff in survivors:
+            if mark is None and status == 'survived':
+                found = proposal(name, diff)
+                if found:
+                    print('%s %s %s %s' % (name, fp, found[0], found[1]))
+        return 0
     for name, fp, status, mark, diff in survivors:
         head = '%s %s %s' % (name, fp, status)
         if mark:
@@ -98,13 +165,13 @@ def main(argv):
         print(head)
         print(diff)
     print()
-    print('%-40s %7s %6s %8s %6s %8s %7s' % (
+    print('%-32s %7s %6s %8s %6s %8s %9s %7s' % (
         'file', 'mutants', 'killed', 'survived', 'equiv', 'log-only',
-        'score'))
+        'unchecked', 'score'))
     for path, c in rows + [('total', totals)]:
-        print('%-40s %7d %6d %8d %6d %8d %6.1f%%' % (
+        print('%-32s %7d %6d %8d %6d %8d %9d %6.1f%%' % (
             path, c['mutants'], c['killed'], c['survived'], c['equivalent'],
-            c['log-only'], score(c)))
+            c['log-only'], c['unchecked'], score(c)))
     stale = sorted(set(marks) - used)
     for name in stale:
         print('stale mark (no such survivor, or its change differs): %s'
