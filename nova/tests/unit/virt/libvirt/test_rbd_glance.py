@@ -21,6 +21,7 @@ prove the same paths on the real services.
 
 import os
 import threading
+import time
 from unittest import mock
 
 import fixtures
@@ -455,6 +456,17 @@ class TestConcurrentBoots(RbdGlanceTestCase):
         driver = sim.SimRbd(glance)
         backends = [self.backend(glance, driver, disk='disk%d' % i)
                     for i in range(4)]
+        # The fake clock is shared: a boot polling Nova's lock must not
+        # spin it past everybody's deadline while the holder works, so
+        # each of its sleeps also takes a little real time.
+        fake_sleep = self.clock.sleep
+
+        def sleep(seconds):
+            fake_sleep(seconds)
+            time.sleep(0.01)
+
+        for rbd in backends:
+            rbd._sleep = sleep
         errors = []
 
         def boot(rbd):
