@@ -168,6 +168,8 @@ class RbdBackendTest(base.LiveTestCase):
 
     def test_failing_copy_is_reported_in_seconds(self):
         # The spare store's cephx user may only read its pool: Glance's copy fails.
+        # Tests that upload into it wait until this one is done.
+        self.stack.hold_store('spare', exclusive=True)
         cluster = self.stack.rados('site_a')
         entity = 'client.glance-spare'
         pool = self.state.sites['site_a']['spare_pool']
