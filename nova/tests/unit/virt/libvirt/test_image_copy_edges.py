@@ -441,3 +441,43 @@ class TestStoreAndLocations(test.NoDBTestCase):
         self.assertEqual(ic.TaskView('a', 'failure', 'one two'), task)
         self.assertIsNone(ic.TaskView.newest([tasks[1]]))
         self.assertIsNone(ic.TaskView.newest(None))
+
+
+class TestSurvivorsOfTheWait(test.NoDBTestCase):
+    """Survivors of a mutation run of the wait's later shape."""
+
+    def test_unwatchable_pool_forgets_everything_it_showed(self):
+        s = dataclasses.replace(wait_state(ORIGINS[0], watch_pool=True),
+                                pool_seen=True, pool_complete=True,
+                                pool_vanished=True)
+        s = ic.pool_unwatchable(s)
+        self.assertIs(False, s.watch_pool)
+        self.assertIs(False, s.pool_seen)
+        self.assertIs(False, s.pool_complete)
+        self.assertIs(False, s.pool_vanished)
+        self.assertFalse(ic.wake_early(s))
+
+    def test_timeout_before_any_glance_answer_names_image_and_store(self):
+        t0 = ORIGINS[0]
+        s = wait_state(t0, timeout=30)
+        e = ic.timeout_error(s, None, t0 + 30, image_id='img-9')
+        self.assertIsInstance(e, ic.ImageCopyTimeout)
+        text = str(e)
+        self.assertIn('img-9', text)
+        self.assertIn('store site_a', text)
+        self.assertIn('no import was running at the end', text)
+        self.assertNotIn('holds the image', text)
+
+    def test_newest_counts_a_task_without_type_as_an_import(self):
+        tasks = [
+            {'id': 'a', 'type': 'api_image_import', 'status': 'success',
+             'created_at': '2026-01-01T00:00:01Z'},
+            {'id': 'b', 'status': 'processing',
+             'created_at': '2026-01-01T00:00:05Z'},
+        ]
+        self.assertEqual('b', ic.TaskView.newest(tasks).task_id)
+
+    def test_no_location_reason_without_a_store_names_the_option(self):
+        text = ic.no_location_reason(FSID_A)
+        self.assertIn('images_rbd_glance_store_name is not set', text)
+        self.assertIn(FSID_A, text)
