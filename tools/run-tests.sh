@@ -20,7 +20,9 @@
 #               test_rbd, conf) and every unit test the series adds;
 #   live tests  nova/tests/live against the real stack, which is brought up once
 #               and always brought down again (on failure and Ctrl-C too), then
-#               checked for leftovers.
+#               checked for leftovers;
+#   tempest     the subset of tools/tempest.sh through the stack's Nova cloud
+#               (RUN_TEMPEST=0 leaves it out).
 # The last line is "N passed, N failed, N skipped" over both suites; the exit
 # status is non-zero if a test failed, nothing ran, or the stack could not start
 # or be cleaned. Knobs: UNIT_TIMEOUT, LIVE_TIMEOUT (seconds), UNIT_TESTS (the
@@ -130,6 +132,20 @@ if [ "$MODE" != unit ]; then
     echo "== live tests (from $TREE)"
     run_stestr live "$LIVE_TIMEOUT" --test-path=./nova/tests/live --top-dir=./ \
       run --concurrency "$LIVE_CONCURRENCY" "${FILTER[@]}"
+    # Tempest's subset through the Nova cloud on the same stack (tools/tempest.sh
+    # leaves a stack it did not start running). Skipped when a filter narrows
+    # the run or NOVA_STACK_CLOUD=0 left the cloud out.
+    if [ ${#FILTER[@]} = 0 ] && [ "${NOVA_STACK_CLOUD:-auto}" != 0 ] \
+        && [ "${RUN_TEMPEST:-1}" = 1 ]; then
+      echo "== tempest (tools/tempest.sh)"
+      rm -f "$NOVA_STACK_HOME/log/tests/tempest.out"
+      tools/tempest.sh || RC=1
+      if [ -f "$NOVA_STACK_HOME/log/tests/tempest.out" ]; then
+        count "$NOVA_STACK_HOME/log/tests/tempest.out"
+      else
+        echo "tempest wrote no results"; RC=1
+      fi
+    fi
   else
     echo "stack failed to start; logs in $NOVA_STACK_HOME/log/stack"
     RC=1
