@@ -101,6 +101,8 @@ TASK_CHECK_INTERVAL = 10.0
 # Glance or the pool for this long (or the stall timeout, if shorter) under
 # this boot's own eyes: a later boot finds a dead task within this time.
 QUIET_CONFIRM = 10.0
+# Statuses of an import task that has ended.
+FINISHED_TASK = ('failure', 'success')
 # Glance (33) breaks an import lock whose task was last updated this long
 # ago: an hour for a processing task, two for a pending one. Until then it
 # answers 409 to every import of the image.
@@ -615,8 +617,10 @@ def observe(state, view, now, task=None):
     # A failure recorded before this host asked for a copy belongs to an
     # earlier attempt (another boot, another host, before the store was
     # repaired): it is a reason to ask, not a failure of this boot.
+    # A copy with allow_failure (Nova's) ends as a 'success' task even when
+    # its only store failed: the marker on our store says it failed.
     if (state.store in view.failed and task is not None and
-            state.requests and task.status == 'failure' and
+            state.requests and task.status in FINISHED_TASK and
             task.task_id not in state.failed_tasks):
         failures = len(state.failed_tasks) + 1
         changes.update(

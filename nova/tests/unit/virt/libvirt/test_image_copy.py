@@ -708,3 +708,18 @@ class TestInputs(test.NoDBTestCase):
                                          'os_glance_import_task': {}}})
         self.assertEqual(('', '', 0, ''),
                          (v.status, v.disk_format, v.size, v.task_id))
+
+
+class TestAllowFailure(test.NoDBTestCase):
+
+    def test_a_success_task_with_our_store_failed_is_a_failure(self):
+        # Measured on Glance 33: a copy-image with allow_failure=True whose
+        # only store fails ends as status 'success', the store in
+        # os_glance_failed_import.
+        s = ic.requested(state(), T0)
+        failed = view(os_glance_failed_import='site_a')
+        s = observe(s, failed, 1, ic.TaskView('t1', 'success', ''))
+        self.assertEqual({'t1'}, s.failed_tasks)
+        step = decide(s, failed, 1.5)
+        self.assertIs(ic.Action.WAIT, step.action)
+        self.assertIn('backing off', step.reason)
