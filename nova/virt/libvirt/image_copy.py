@@ -911,6 +911,13 @@ def decide(state, view, now, location=None, task=None):
         if now < state.not_before:
             return wait('backing off after a failed copy',
                         min(delay, state.not_before - now))
+        if task is None and state.requested_at is not None:
+            # Glance shows us no task (another project's, or refused): the
+            # failure cannot be counted, but the requests still back off.
+            again = state.requested_at + retry_backoff(state.requests)
+            if now < again:
+                return wait('backing off after a failed copy (no task '
+                            'visible)', min(delay, again - now))
         return Step(Action.REQUEST_COPY, 'retrying after a failed copy',
                     delay=AFTER_REQUEST_POLL)
 

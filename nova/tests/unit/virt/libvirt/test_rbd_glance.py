@@ -553,6 +553,15 @@ class TestFaults(RbdGlanceTestCase):
         self.assertLess(self.clock.elapsed(), 10 + 2)
         self.assertEqual([], self.driver.clones)
 
+    def test_failures_without_a_visible_task_back_off(self):
+        self.flags(images_rbd_glance_copy_timeout=120, group='libvirt')
+        glance = sim.SimGlance(self.clock, copy_seconds=0.1, fail_copies=99)
+        glance.get_image_tasks = mock.Mock(return_value=[])
+        self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
+                          self.backend(glance))
+        # 2, 4, 8, 16, 32, 60 s apart, not every 0.6 s (~200).
+        self.assertLessEqual(len(glance.import_log), 8)
+
     def test_409_without_a_visible_task_backs_off(self):
         # Glance refuses every copy (another project's import holds the
         # image) and the image shows no task we can read.
