@@ -272,3 +272,104 @@ class MultistoreJobTestCase(testtools.TestCase):
         self.assertEqual(
             os.path.join(play['vars']['glance_config_dir'], 'policy.yaml'),
             self.post['$GLANCE_API_CONF']['oslo_policy']['policy_file'])
+
+
+# A config file as the gate's Glance and Nova have them, secrets marked SECRET.
+REDACTION_SAMPLE = """\
+[DEFAULT]
+transport_url = rabbit://stackrabbit:SECRETrabbit@10.0.0.5:5672/
+#transport_url = rabbit://olduser:SECRETold@10.0.0.6:5672/
+# transport_url = rabbit://u1:SECRETa1@h1:5672,u2:SECRETa2@h2:5672/
+enabled_backends = central:file, site_a:rbd
+bind_port = 9292
+
+[database]
+connection = postgresql+psycopg2://glance:SECRETdb@127.0.0.1/glance?client_encoding=utf8
+slave_connection = mysql+pymysql://root:SECRET/with@slash@db.example/nova
+;connection = redis://:SECRETredis@cache:6379
+
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:5000/v3
+auth_url = http://127.0.0.1/identity
+username = glance
+password = SECRETks
+# password = SECRETcommented
+#admin_password=SECRETadmin
+memcache_secret_key: SECRETmc
+
+[glance_store]
+rbd_store_user = glance
+rbd_store_ceph_conf = /etc/ceph/ceph.conf
+"""
+
+
+class PostRedactionTestCase(testtools.TestCase):
+    """The post playbook's redaction, rendered as Ansible renders its task.
+
+    The task's own ``content`` template runs through Ansible's templating with the
+    play's vars, so what is tested is the playbook's text, not a copy of it.
+    """
+
+    PLAYBOOK = 'playbooks/ceph-multistore/post.yaml'
+
+    def setUp(self):
+        super().setUp()
+        self.play = _load_yaml(self.PLAYBOOK)[0]
+        tasks = [t for t in self.play['tasks']
+                 if '/config/{{ item.item' in
+                 t.get('ansible.builtin.copy', {}).get('dest', '')]
+        # Every config file is kept by this one task; a second would escape the tests.
+        self.assertEqual(1, len(tasks), 'expected one task keeping config files')
+        self.template = tasks[0]['ansible.builtin.copy']['content']
+        self.assertIn('item.content | b64decode', self.template)
+
+    def _redact(self, text):
+        import base64
+
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.template import Templar
+        try:
+            from ansible.template import trust_as_template
+        except ImportError:  # ansible-core < 2.19 trusts every template
+            def trust_as_template(value):
+                return value
+
+        variables = dict(self.play['vars'], ansible_user_dir='/nonexistent')
+        variables['item'] = {
+            'item': '/etc/glance/glance-api.conf',
+            'content': base64.b64encode(text.encode()).decode()}
+        templar = Templar(loader=DataLoader(), variables=variables)
+        return templar.template(trust_as_template(self.template))
+
+    def test_no_secret_is_kept(self):
+        out = self._redact(REDACTION_SAMPLE)
+        self.assertNotIn('SECRET', out, out)
+
+    def test_url_credentials_keep_user_and_host(self):
+        lines = self._redact(REDACTION_SAMPLE).splitlines()
+        for expected in (
+                'transport_url = rabbit://stackrabbit:<redacted>@10.0.0.5:5672/',
+                '#transport_url = rabbit://olduser:<redacted>@10.0.0.6:5672/',
+                'connection = postgresql+psycopg2://glance:<redacted>@127.0.0.1/'
+                'glance?client_encoding=utf8',
+                'slave_connection = mysql+pymysql://root:<redacted>@db.example/nova',
+                ';connection = redis://:<redacted>@cache:6379'):
+            self.assertIn(expected, lines)
+
+    def test_secret_options_redacted_also_when_commented(self):
+        lines = self._redact(REDACTION_SAMPLE).splitlines()
+        for expected in ('password = <redacted>', '# password = <redacted>',
+                         '#admin_password=<redacted>',
+                         'memcache_secret_key: <redacted>'):
+            self.assertIn(expected, lines)
+
+    def test_other_lines_unchanged(self):
+        out = self._redact(REDACTION_SAMPLE).splitlines()
+        for line in REDACTION_SAMPLE.splitlines():
+            if 'SECRET' not in line:
+                self.assertIn(line, out)
+
+    def test_file_without_secrets_unchanged(self):
+        text = ''.join(line + '\n' for line in REDACTION_SAMPLE.splitlines()
+                       if 'SECRET' not in line)
+        self.assertEqual(text.rstrip('\n'), self._redact(text).rstrip('\n'))
