@@ -36,6 +36,7 @@ sys.path.insert(0, TOP)
 sys.path.insert(0, HERE)
 
 import report  # noqa: E402
+import stackhome  # noqa: E402
 import stackio  # noqa: E402
 
 PYTHON = {'ours': os.path.join(TOP, '.stack', 'venv', 'nova', 'bin', 'python'),
@@ -350,6 +351,7 @@ def main():
 
     from nova.tests.live.fixtures import stack as stack_mod
     state = stack_mod.StackState.load()
+    stackhome.check_or_exit(state.home)
     work = os.path.join(state.home, 'bench')
     os.makedirs(work, exist_ok=True)
     s = stackio.Stack(state, work)

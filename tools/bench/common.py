@@ -25,6 +25,8 @@ import sys
 import threading
 import time
 
+import stackhome  # the drivers run with tools/bench first on sys.path
+
 COUNTS = {'rados_connects': 0, 'glance_requests': 0}
 _COUNT_LOCK = threading.Lock()
 _GLANCE_URLS = []
@@ -149,6 +151,8 @@ def user_context(state, user):
 
 
 def stack_state(home):
+    # Refuse a home someone else could have written the state of (stackhome.py).
+    stackhome.check_or_exit(home)
     with open('%s/run/stack.json' % home) as f:
         return json.load(f)
 

@@ -19,7 +19,7 @@ nova-compute calls: ``imagebackend.Backend(use_cow=True).by_name(instance, 'disk
 ``nova.virt.libvirt.rbd_glance.Rbd`` backend. Example::
 
     .stack/venv/nova/bin/python tools/bench/driver_ours.py hot \\
-        --stack-home /tmp/stack-bench --image IMAGE_ID --count 50
+        --stack-home .stack/bench-stack --image IMAGE_ID --count 50
 """
 
 import os

@@ -14,13 +14,19 @@
 # tools/bench/run.sh [bench.py options]  (what `tox -e bench` runs)
 #
 # Ours against upstream Nova on one stack: builds the upstream venv if missing, starts
-# a stack of its own (NOVA_STACK_HOME=/tmp/stack-bench, ports from 21000 unless set),
-# runs tools/bench/bench.py, which prints the table and writes
+# a stack of its own (NOVA_STACK_HOME=<repo>/.stack/bench-stack, ports from 21000
+# unless set), runs tools/bench/bench.py, which prints the table and writes
 # doc/project/benchmark.rst, and always stops the stack.
+#
+# The stack home is trusted (its recorded PIDs get killed), so one that is not a
+# directory of the user running this (root, usually) with no group or world write,
+# under directories only trusted users can replace, is refused: see
+# tools/bench/stackhome.py. The default is made with mode 0700 and, being fixed,
+# lets `up` clean what a killed run left.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP"
-export NOVA_STACK_HOME=${NOVA_STACK_HOME:-/tmp/stack-bench}
+export NOVA_STACK_HOME=${NOVA_STACK_HOME:-$TOP/.stack/bench-stack}
 export NOVA_STACK_PORT_BASE=${NOVA_STACK_PORT_BASE:-21000}
 PY=$TOP/.stack/venv/nova/bin/python
 UP=$TOP/.stack/venv/upstream-nova
@@ -28,6 +34,8 @@ if [ ! -x "$PY" ]; then
   echo "bench: $PY is missing; run tools/install.sh first" >&2
   exit 2
 fi
+# Before anything reads the home (stop_all below kills the PID recorded there).
+"$PY" tools/bench/stackhome.py --create "$NOVA_STACK_HOME" || exit 2
 
 # Upstream Nova from PyPI, outside this tree's venvs. System site-packages for the
 # rados/rbd bindings; pyopenssl upgraded or os_brick fails to import.

@@ -1,0 +1,170 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The benchmark refuses a stack home someone else could have prepared.
+
+Needs no stack and starts nothing: the run.sh test runs only the part of
+``tools/bench/run.sh`` up to its stack home check. Run from this directory::
+
+    cd tools/tests && ../../.stack/venv/nova/bin/python -m unittest test_bench_stackhome
+"""
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+
+import testtools
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(TOP, 'tools', 'bench'))
+import stackhome  # noqa: E402
+
+RUN_SH = os.path.join(TOP, 'tools', 'bench', 'run.sh')
+CHECK_LINE = 'tools/bench/stackhome.py --create "$NOVA_STACK_HOME" || exit 2'
+
+
+class StackHomeTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        # mkdtemp: mode 0700, ours, under /tmp (root's, sticky).
+        self.tmp = tempfile.mkdtemp(prefix='test-stackhome-')
+        self.addCleanup(self._cleanup)
+        self.home = os.path.join(self.tmp, 'home')
+        os.mkdir(self.home, 0o700)
+
+    def _cleanup(self):
+        for d, dirs, _ in os.walk(self.tmp):
+            for name in dirs:
+                os.chmod(os.path.join(d, name), 0o700)
+        subprocess.run(['rm', '-rf', self.tmp], check=True)
+
+    def _refused(self, path, *args, **kwargs):
+        e = self.assertRaises(stackhome.UnsafeStackHome, stackhome.check, path,
+                              *args, **kwargs)
+        return str(e)
+
+    def test_private_directory_accepted(self):
+        stackhome.check(self.home)
+        stackhome.check(self.tmp)
+
+    def test_group_or_world_writable_refused(self):
+        for mode in (0o770, 0o707, 0o777, 0o1777):
+            os.chmod(self.home, mode)
+            self.assertIn('group- or world-writable (mode %04o)' % mode,
+                          self._refused(self.home))
+
+    def test_readable_by_others_accepted(self):
+        os.chmod(self.home, 0o755)
+        stackhome.check(self.home)
+
+    def test_owned_by_someone_else_refused(self):
+        # As another user would see our directory.
+        other = os.geteuid() + 4242
+        self.assertIn('is owned by', self._refused(self.home, euid=other))
+        if os.geteuid() == 0:
+            os.chown(self.home, 4242, -1)
+            self.assertIn('is owned by uid 4242', self._refused(self.home))
+
+    def test_symlink_refused(self):
+        link = os.path.join(self.tmp, 'link')
+        os.symlink(self.home, link)
+        self.assertIn('symbolic link', self._refused(link))
+
+    def test_missing_or_not_a_directory_refused(self):
+        self.assertIn('does not exist', self._refused(os.path.join(self.tmp, 'no')))
+        path = os.path.join(self.tmp, 'file')
+        open(path, 'w').close()
+        self.assertIn('not a directory', self._refused(path))
+
+    def test_replaceable_parent_refused(self):
+        os.chmod(self.tmp, 0o777)
+        self.assertIn('%s, above it, is group- or world-writable' % self.tmp,
+                      self._refused(self.home))
+        os.chmod(self.tmp, 0o1777)  # sticky, as /tmp: others cannot rename it
+        stackhome.check(self.home)
+
+    def test_parent_of_an_untrusted_owner_refused(self):
+        self.assertIn('above it, is owned by',
+                      self._refused(self.home, trusted_uids={os.geteuid() + 4242}))
+        if os.geteuid() == 0:
+            os.chown(self.tmp, 4242, -1)
+            self.assertIn('%s, above it, is owned by uid 4242' % self.tmp,
+                          self._refused(self.home))
+
+    def test_cli_creates_a_private_home(self):
+        path = os.path.join(self.tmp, 'new')
+        self.assertEqual(0, stackhome.main(['--create', path]))
+        st = os.lstat(path)
+        self.assertEqual(0o700, stat.S_IMODE(st.st_mode))
+        self.assertEqual(os.geteuid(), st.st_uid)
+
+    def test_cli_refuses_with_a_clear_message(self):
+        os.chmod(self.home, 0o777)
+        proc = subprocess.run(
+            [sys.executable, os.path.join(TOP, 'tools', 'bench', 'stackhome.py'),
+             '--create', self.home], capture_output=True, text=True)
+        self.assertEqual(2, proc.returncode)
+        self.assertIn('bench: refusing NOVA_STACK_HOME=%s: ' % self.home, proc.stderr)
+        self.assertIn('world-writable', proc.stderr)
+        self.assertEqual(0o777, stat.S_IMODE(os.stat(self.home).st_mode))
+
+
+class RunShTestCase(testtools.TestCase):
+    """run.sh checks the home before it reads, starts or kills anything."""
+
+    def setUp(self):
+        super().setUp()
+        with open(RUN_SH) as f:
+            self.text = f.read()
+        self.assertEqual(1, self.text.count(CHECK_LINE))
+        self.head = self.text[:self.text.index(CHECK_LINE) + len(CHECK_LINE)]
+
+    def test_check_comes_first(self):
+        for later in ('trap ', 'stack.sh up', 'pip install', 'bench.py'):
+            self.assertNotIn(later, self.head.split('\nset -euo pipefail', 1)[1])
+        self.assertNotIn('/tmp', self.head.split('\nset -euo pipefail', 1)[1])
+
+    def _run_head(self, home):
+        if not os.access(os.path.join(TOP, '.stack', 'venv', 'nova', 'bin', 'python'),
+                         os.X_OK):
+            self.skipTest('no nova venv; run tools/install.sh')
+        env = dict(os.environ)
+        env.pop('NOVA_STACK_HOME', None)
+        if home is not None:
+            env['NOVA_STACK_HOME'] = home
+        # $0 is run.sh so that TOP is this repository; only the head runs.
+        return subprocess.run(
+            ['bash', '-c', self.head + '\necho "home ok: $NOVA_STACK_HOME"', RUN_SH],
+            env=env, capture_output=True, text=True)
+
+    def test_run_sh_refuses_a_world_writable_home(self):
+        tmp = tempfile.mkdtemp(prefix='test-stackhome-')
+        self.addCleanup(os.rmdir, tmp)
+        os.chmod(tmp, 0o777)
+        proc = self._run_head(tmp)
+        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('bench: refusing NOVA_STACK_HOME=%s' % tmp, proc.stderr)
+        self.assertNotIn('home ok', proc.stdout)
+
+    def test_run_sh_accepts_a_private_home(self):
+        tmp = tempfile.mkdtemp(prefix='test-stackhome-')
+        self.addCleanup(os.rmdir, tmp)
+        proc = self._run_head(tmp)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('home ok: %s' % tmp, proc.stdout)
+
+    def test_default_home_is_private_and_under_the_repo(self):
+        self.assertIn('NOVA_STACK_HOME=${NOVA_STACK_HOME:-$TOP/.stack/bench-stack}',
+                      self.head)
