@@ -121,7 +121,7 @@ genconfig() {
 zuul() {
   need python || return 1
   # From tools/tests, so that the nova imported is the installed series tree.
-  (cd tools/tests && "$BIN/python" -m unittest -q test_zuul_config)
+  (cd tools/tests && "$BIN/python" -m unittest -q test_zuul_config test_bench_stackhome)
 }
 
 for name in "${STEPS[@]}"; do
