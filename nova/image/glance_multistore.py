@@ -73,6 +73,9 @@ _REFUSED = (glanceclient.exc.HTTPUnauthorized,
             glanceclient.exc.HTTPForbidden,
             glanceclient.exc.HTTPNotFound,
             glanceclient.exc.HTTPNotImplemented)
+# What ImageServiceMixin._first_shown returns when Glance refuses every
+# reader.
+_NOT_SHOWN = object()
 
 _TASK_KEYS = ('id', 'type', 'status', 'message', 'created_at', 'updated_at')
 
@@ -519,6 +522,26 @@ class ImageServiceMixin(object):
                          'role'))
         return _translated(image_id, exc)
 
+    def _first_shown(self, context, method, args, image_id, what, timeout):
+        """The answer to the first reader Glance shows ``what`` to.
+
+        Readers come in ``_readers`` order (the service user first when
+        ``[glance] copy_credentials`` uses one). A refusal moves on to the
+        next reader; any other Glance error is translated. ``_NOT_SHOWN``
+        when Glance refuses them all.
+        """
+        for creds in _readers(context):
+            try:
+                return self._multistore_call(creds, method, args,
+                                             timeout=timeout)
+            except _REFUSED as exc:
+                LOG.debug('Glance did not show %(what)s to %(who)s: '
+                          '%(error)s', {'what': what, 'who': creds.who,
+                                        'error': glance_message(exc)})
+            except glanceclient.exc.HTTPException as exc:
+                raise _translated(image_id, exc)
+        return _NOT_SHOWN
+
     def get_image_locations(self, context, image_id, timeout=None):
         """The image's locations: ``[{'url': str, 'metadata': dict}]``.
 
@@ -530,19 +553,10 @@ class ImageServiceMixin(object):
         record (``show_multiple_locations``, ``show_image_direct_url``) are
         used. An empty list means no location is visible.
         """
-        for creds in _readers(context):
-            try:
-                locations = self._multistore_call(
-                    creds, 'get_image_locations', (image_id,),
-                    timeout=timeout)
-            except _REFUSED as exc:
-                LOG.debug('Glance did not show the locations of image '
-                          '%(image)s to %(who)s: %(error)s',
-                          {'image': image_id, 'who': creds.who,
-                           'error': glance_message(exc)})
-                continue
-            except glanceclient.exc.HTTPException as exc:
-                raise _translated(image_id, exc)
+        locations = self._first_shown(
+            context, 'get_image_locations', (image_id,), image_id,
+            'the locations of image %s' % image_id, timeout)
+        if locations is not _NOT_SHOWN:
             return _locations(locations, image_id)
         if timeout is None:
             image = self.show(context, image_id, include_locations=True)
@@ -560,21 +574,12 @@ class ImageServiceMixin(object):
         Glance shows them). Glance lists only the tasks of the caller's
         project (admins see all); an empty list when Glance refuses.
         """
-        for creds in _readers(context):
-            try:
-                body = self._multistore_call(
-                    creds, 'get_associated_image_tasks', (image_id,),
-                    timeout=timeout)
-            except _REFUSED as exc:
-                LOG.debug('Glance did not show the tasks of image %(image)s '
-                          'to %(who)s: %(error)s',
-                          {'image': image_id, 'who': creds.who,
-                           'error': glance_message(exc)})
-                continue
-            except glanceclient.exc.HTTPException as exc:
-                raise _translated(image_id, exc)
-            return _tasks(body, image_id)
-        return []
+        body = self._first_shown(
+            context, 'get_associated_image_tasks', (image_id,), image_id,
+            'the tasks of image %s' % image_id, timeout)
+        if body is _NOT_SHOWN:
+            return []
+        return _tasks(body, image_id)
 
     def get_store_detail(self, context, store_id, timeout=None):
         """Glance's description of one store, or None when Glance won't say.
@@ -586,26 +591,18 @@ class ImageServiceMixin(object):
 
         :raises: GlanceStoreNotFound when the listing lacks ``store_id``.
         """
-        for creds in _readers(context):
-            try:
-                body = self._multistore_call(creds, 'get_stores_info_detail',
-                                             timeout=timeout)
-            except _REFUSED as exc:
-                LOG.debug('Glance did not show its store details to '
-                          '%(who)s: %(error)s',
-                          {'who': creds.who, 'error': glance_message(exc)})
-                continue
-            except glanceclient.exc.HTTPException as exc:
-                raise _translated(None, exc)
-            for store in _stores(body or {}):
-                if store.get('id') == store_id:
-                    detail = dict(store)
-                    detail['type'] = store.get('type')
-                    detail['properties'] = dict(store.get('properties') or {})
-                    return detail
-            raise GlanceStoreNotFound(store=store_id, image_id=None,
-                                      reason=_('not in Glance\'s store list'))
-        return None
+        body = self._first_shown(context, 'get_stores_info_detail', (),
+                                 None, 'its store details', timeout)
+        if body is _NOT_SHOWN:
+            return None
+        for store in _stores(body or {}):
+            if store.get('id') == store_id:
+                detail = dict(store)
+                detail['type'] = store.get('type')
+                detail['properties'] = dict(store.get('properties') or {})
+                return detail
+        raise GlanceStoreNotFound(store=store_id, image_id=None,
+                                  reason=_('not in Glance\'s store list'))
 
 
 class APIMixin(object):
