@@ -54,6 +54,9 @@ UPSTREAM_UNIT="nova.tests.unit.image.test_glance
   nova.tests.unit.storage.test_rbd
   nova.tests.unit.conf"
 
+# Live tests that must have the stack to themselves (they stop Glance).
+SERIAL_LIVE='nova\.tests\.live\.test_faults\.'
+
 # stestr's closing "Totals" block of one run -> add to the counters. Parsed from the
 # run's own output, not `stestr last`, which other runs in the same tree may move.
 count() {
@@ -130,8 +133,18 @@ if [ "$MODE" != unit ]; then
   STACK_UP=1
   if NOVA_STACK_NO_BUILD=1 tools/stack.sh up; then
     echo "== live tests (from $TREE)"
-    run_stestr live "$LIVE_TIMEOUT" --test-path=./nova/tests/live --top-dir=./ \
-      run --concurrency "$LIVE_CONCURRENCY" "${FILTER[@]}"
+    if [ ${#FILTER[@]} -gt 0 ]; then
+      run_stestr live "$LIVE_TIMEOUT" --test-path=./nova/tests/live --top-dir=./ \
+        run --concurrency "$LIVE_CONCURRENCY" "${FILTER[@]}"
+    else
+      run_stestr live "$LIVE_TIMEOUT" --test-path=./nova/tests/live --top-dir=./ \
+        run --concurrency "$LIVE_CONCURRENCY" --exclude-regex "$SERIAL_LIVE"
+      # The fault tests freeze (SIGSTOP) and kill Glance's processes: a test on
+      # another worker would see Glance drop its requests. They run alone.
+      echo "== live fault tests, one at a time"
+      run_stestr live-faults "$LIVE_TIMEOUT" --test-path=./nova/tests/live \
+        --top-dir=./ run --concurrency 1 "$SERIAL_LIVE"
+    fi
     # Tempest's subset through the Nova cloud on the same stack (tools/tempest.sh
     # leaves a stack it did not start running). Skipped when a filter narrows
     # the run or NOVA_STACK_CLOUD=0 left the cloud out.
