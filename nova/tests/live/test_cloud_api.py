@@ -32,8 +32,6 @@ import subprocess
 import tempfile
 import time
 
-from nova.tests.live import base
-from nova.tests.live.fixtures import cloud as cloud_mod
 from nova.tests.live import test_cloud_boot
 
 bootable = test_cloud_boot.bootable
@@ -42,28 +40,7 @@ BOOT_TIMEOUT = test_cloud_boot.BOOT_TIMEOUT
 RETRIES_MESSAGE = 'Exceeded maximum number of retries'
 
 
-class CloudApiTest(base.LiveTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.cloud = self.state.data.get('cloud')
-        if not self.cloud:
-            self.skipTest('the stack runs without its Nova cloud (NOVA_STACK_CLOUD)')
-        _lines, dead = cloud_mod.status(self.state.run_dir)
-        if dead:
-            self.fail('cloud daemons died: %s (logs in %s)'
-                      % (', '.join(dead), self.cloud['log_dir']))
-        self.sess = self.stack.session('admin')
-
-    # The helpers of test_cloud_boot, on self.sess (the admin unless a test swaps
-    # it). Not a subclass, and no module-level name for its class: the loader would
-    # run its tests again here.
-    api = test_cloud_boot.CloudBootTest.api
-    create = test_cloud_boot.CloudBootTest.create
-    flavor_id = test_cloud_boot.CloudBootTest.flavor_id
-    wait_status = test_cloud_boot.CloudBootTest.wait_status
-    delete = test_cloud_boot.CloudBootTest.delete
-    copy_tasks = test_cloud_boot.CloudBootTest.copy_tasks
+class CloudApiTest(test_cloud_boot.CloudTestCase):
 
     # --- helpers ----------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ def bootable(path):
     return bytes(disk)
 
 
-class CloudBootTest(base.LiveTestCase):
+class CloudTestCase(base.LiveTestCase):
+    """Set-up and Nova API helpers of the tests that boot through the cloud."""
 
     def setUp(self):
         super().setUp()
@@ -130,7 +131,8 @@ class CloudBootTest(base.LiveTestCase):
         return [t for t in self.tasks(image_id) if t.get('type') == 'api_image_import'
                 and status in (None, t.get('status'))]
 
-    # --- tests ----------------------------------------------------------------------
+
+class CloudBootTest(CloudTestCase):
 
     def test_boot_on_each_site_copies_the_image_once(self):
         image_id = self.stack.upload_image(bootable(self.state.boot_image),
