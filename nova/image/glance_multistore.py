@@ -129,7 +129,10 @@ class ImageCopyNotAuthorized(exception.ImageUnacceptable):
                 "default): set [glance] copy_credentials to auto or service "
                 "and configure Nova's [service_user] credentials for a user "
                 "that policy allows, or change the copy_image policy in "
-                "Glance.")
+                "Glance (\"role:admin or role:service or "
+                "service_roles:service\" also lets Nova copy, on the "
+                "booting user's behalf, images only the user's project can "
+                "see).")
 
 
 # Whose credentials a call uses: the context to call with, a name for
@@ -473,9 +476,31 @@ class ImageServiceMixin(object):
         if stores:
             kwargs['stores'] = list(stores)
         store_names = ', '.join(stores) if stores else _('its default stores')
+        started = _monotonic()
         try:
             self._multistore_call(creds, 'image_import', (image_id,), kwargs,
                                   timeout=timeout)
+        except glanceclient.exc.HTTPNotFound as exc:
+            if not (creds.is_service and as_service is None and
+                    _copy_credentials_mode() == 'auto'):
+                raise self._import_error(context, creds, image_id,
+                                         store_names, exc)
+            # Glance hides other projects' private (and shared) images from
+            # everyone but admins, whatever its policy says: ask again as the
+            # booting user, whose request carries Nova's service token when
+            # [service_user] send_service_user_token is set.
+            LOG.info("Glance does not show image %(image)s to Nova's "
+                     "service user; asking for the copy with the booting "
+                     "user's token", {'image': image_id})
+            creds = _user_credentials(context)
+            if timeout is not None:
+                timeout = max(timeout - (_monotonic() - started), 0.001)
+            try:
+                self._multistore_call(creds, 'image_import', (image_id,),
+                                      kwargs, timeout=timeout)
+            except glanceclient.exc.HTTPException as exc:
+                raise self._import_error(context, creds, image_id,
+                                         store_names, exc)
         except glanceclient.exc.HTTPException as exc:
             raise self._import_error(context, creds, image_id, store_names,
                                      exc)

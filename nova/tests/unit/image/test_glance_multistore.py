@@ -308,6 +308,8 @@ class ImageImportTestCase(_Base):
 
     @mock.patch.object(glance.GlanceImageServiceV2, 'show', autospec=True)
     def test_image_hidden_from_the_service_user(self, show):
+        # copy_credentials = service: no retry with the user's token.
+        self.flags(copy_credentials='service', group='glance')
         self.with_service_user()
         exc = self.assert_import_raises(
             glance_error(webob.exc.HTTPNotFound, 'No image found'),

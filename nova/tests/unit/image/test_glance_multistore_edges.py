@@ -107,6 +107,8 @@ class ImportErrorsNameTheImageTestCase(base._Base):
         self.assertIn('HTTP 403: Not allowed', message)
 
     def test_hidden_from_the_service_user(self):
+        # copy_credentials = service: no retry with the user's token.
+        self.flags(copy_credentials='service', group='glance')
         show = self.useFixture(fixtures.MockPatchObject(
             glance.GlanceImageServiceV2, 'show', autospec=True)).mock
         message = self.import_raises(
