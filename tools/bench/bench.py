@@ -10,22 +10,25 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Ours against upstream Nova on one stack, in one run; prints and writes the report.
+"""Upstream Nova against the series through the real cloud, in one run.
 
 Run by ``tools/bench/run.sh`` (which starts and stops the stack) with this tree's venv::
 
     .stack/venv/nova/bin/python tools/bench/bench.py [--quick] [--rst PATH]
 
-Each side clones in its own processes (``driver_ours.py`` in this tree's venv,
-``driver_upstream.py`` in ``.stack/venv/upstream-nova``); this module prepares the
-images, runs the drivers, reads Glance's tasks and builds the table.
+Every boot goes through nova-api, the scheduler, the conductor and a real
+nova-compute. Between phases only the two compute services change
+(``cloud.switch_computes``): this series' venv or upstream nova 34.0.0 from PyPI,
+with the phase's poll interval and ``never_download_image_if_on_rbd``. The results
+go to ``<stack home>/bench/results.json``; ``report.py`` makes the page and plot.
+``--render RESULTS`` only renders a saved run.
 """
 
 import argparse
 import hashlib
 import json
 import os
-import re
+import signal
 import subprocess
 import sys
 import time
@@ -37,17 +40,16 @@ sys.path.insert(0, HERE)
 
 import report  # noqa: E402
 import stackhome  # noqa: E402
-import stackio  # noqa: E402
 
-PYTHON = {'ours': os.path.join(TOP, '.stack', 'venv', 'nova', 'bin', 'python'),
-          'upstream': os.path.join(TOP, '.stack', 'venv', 'upstream-nova', 'bin', 'python')}
-DRIVER = {'ours': os.path.join(HERE, 'driver_ours.py'),
-          'upstream': os.path.join(HERE, 'driver_upstream.py')}
-POLL = 'libvirt.images_rbd_glance_copy_poll_interval'
-TIMEOUT = 'libvirt.images_rbd_glance_copy_timeout'
-STORE = 'libvirt.images_rbd_glance_store_name'
-# Cold clones of each (size, path, poll, side): more of the cheap ones.
-REPEAT = {64: 3, 512: 1}
+POLL = 'images_rbd_glance_copy_poll_interval'
+NEVER_DOWNLOAD = 'never_download_image_if_on_rbd'
+SIZES = (64, 512)
+# (image source store, site booted): a copy from Glance's file store, and one
+# between the two Ceph sites.
+PATHS = (('central', 'site_a'), ('site_a', 'site_b'))
+HOST = {'site_a': 'compute-a', 'site_b': 'compute-b'}
+# How long a boot may take before the bench records it as still building.
+CAP = {'boot': 300, 'fault': {'ours': 200, 'upstream': 60}}
 
 
 def log(msg, *args):
@@ -55,245 +57,210 @@ def log(msg, *args):
           flush=True)
 
 
+def phases(quick):
+    """(side, poll, never_download, scenarios) in run order; sides alternate."""
+    if quick:
+        return [('ours', 1, True, ('cold', 'hot', 'multi', 'race', 'member', 'fail')),
+                ('upstream', 1, False, ('cold', 'hot', 'multi', 'race', 'member',
+                                        'fail'))]
+    return [('ours', 1, True, ('cold', 'hot', 'multi')),
+            ('upstream', 1, False, ('cold', 'hot', 'multi')),
+            ('ours', 15, True, ('cold', 'race', 'member', 'fail', 'dead')),
+            ('upstream', 15, False, ('cold', 'race', 'member', 'fail', 'dead')),
+            ('ours', 15, False, ('race',)),
+            ('upstream', 15, True, ('race',))]
+
+
 class Bench(object):
 
-    def __init__(self, stack, work, quick=False):
+    def __init__(self, stack, quick=False):
+        import cloudio
         self.s = stack
-        self.work = work
         self.quick = quick
-        self.results = {}
-        self.n = 0
+        self.nova = cloudio.Nova(stack, stack.state.data['cloud'])
+        self.results = {'phases': [], 'boots': []}
+        self.images = {}
+        self.phase = None
 
-    # --- running the drivers ----------------------------------------------------------
+    # --- helpers ----------------------------------------------------------------------
 
-    def _cmd(self, side, scenario, image, compute='compute-a', user='admin', sets=(),
-             count=1, threads=1, warmup=0, start_at=0.0, glance='default',
-             warm=True):
-        sets = list(sets)
-        urls = [self.s.state.glance_url]
-        if glance == 'variant':
-            sets.append('glance.api_servers=%s' % self.s.variant_url)
-            urls.append(self.s.variant_url)
-        cmd = [PYTHON[side], DRIVER[side], scenario, '--stack-home', self.s.state.home,
-               '--compute', compute, '--image', image, '--user', user,
-               '--count', str(count), '--threads', str(threads),
-               '--warmup', str(warmup), '--start-at', repr(start_at)]
-        if warm and scenario == 'clone':
-            cmd += ['--warm-image', self.warm_image[compute]]
-        for item in sets:
-            cmd += ['--set', item]
-        for url in urls:
-            cmd += ['--glance-url', url]
-        return cmd
+    def image(self, size, store, key=None):
+        """A shared image of the run (``key``), or a fresh one (key None)."""
+        if key and key in self.images:
+            return self.images[key]
+        image = self.s.upload(size, store, name='%s-%s' % (store, key or 'fresh'))
+        if key:
+            self.images[key] = image
+        else:
+            self.images.setdefault('_fresh', []).append(image)
+        return image
 
-    def _log_path(self, label):
-        self.n += 1
-        d = os.path.join(self.work, 'logs')
-        os.makedirs(d, exist_ok=True)
-        return os.path.join(d, '%02d-%s.log' % (self.n, label))
+    def record(self, scenario, boot, **extra):
+        side, poll, nd = self.phase
+        boot.update(scenario=scenario, side=side, poll=poll, never_download=nd, **extra)
+        self.results['boots'].append(boot)
+        servers = boot['servers']
+        log('    %s %s: %s; %d copy task(s) %s; %d Glance requests', scenario,
+            ' '.join('%s=%s' % kv for kv in sorted(extra.items())),
+            ', '.join('%s %s' % (s['site'], report.outcome(s)) for s in servers),
+            len(boot['tasks']), '/'.join(t['status'] for t in boot['tasks']),
+            boot['glance_requests'])
+        return boot
 
-    def spawn(self, label, *args, **kwargs):
-        path = self._log_path(label)
-        err = open(path, 'w')
-        proc = subprocess.Popen(self._cmd(*args, **kwargs), stdout=subprocess.PIPE,
-                                stderr=err, text=True, cwd=TOP)
-        proc.log_path = path
-        return proc
-
-    @staticmethod
-    def collect(proc, timeout=900):
-        out, _ = proc.communicate(timeout=timeout)
-        lines = [line for line in out.splitlines() if line.startswith('{')]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError('driver failed (exit %s); see %s'
-                               % (proc.returncode, proc.log_path))
-        result = json.loads(lines[-1])
-        result['log'] = proc.log_path
-        return result
-
-    def driver(self, label, *args, **kwargs):
-        log('  %s', label)
-        return self.collect(self.spawn(label, *args, **kwargs))
-
-    def copy_time(self, image_id, since):
-        """Glance's own time for the newest copy task created after ``since``."""
-        tasks = [t for t in self.s.tasks(image_id) if t['t_created'] >= since]
-        if not tasks:
-            return None, tasks
-        t = tasks[-1]
-        return t['t_updated'] - t['t_created'], tasks
+    def switch(self, side, poll, never_download, warm=True):
+        from nova.tests.live.fixtures import cloud as cloud_mod
+        log('phase: %s computes, poll %s s, never_download %s', side, poll,
+            never_download)
+        info = cloud_mod.switch_computes(self.s.state.data, side, {
+            'libvirt': {POLL: str(poll)},
+            'workarounds': {NEVER_DOWNLOAD: str(never_download)}})
+        log('  computes run %s (%s) after %.1f s', info['venv'], info['rbd_backend'],
+            info['seconds'])
+        self.phase = (side, poll, never_download)
+        self.results['phases'].append(info)
+        # A first, untimed boot per host: a restarted compute's first boot pays
+        # for its first libvirt and Ceph connections.
+        for site in ('site_a', 'site_b') if warm else ():
+            image = self.image(64, site, key='hot-' + site)
+            boot = self.nova.boot(image, site, cap=CAP['boot'])
+            if not boot['servers'][0]['marker']:
+                raise RuntimeError('the warm-up boot on %s failed: %s'
+                                   % (site, boot['servers'][0]))
 
     # --- scenarios --------------------------------------------------------------------
 
-    def hot(self):
-        log('scenario 1: hot clones')
-        count = 10 if self.quick else 50
-        image = self.s.upload(8, 'site_a', name='hot')
-        try:
-            self.results['hot'] = {
-                'ours': self.driver('hot-ours', 'ours', 'hot', image, count=count,
-                                    warmup=2),
-                'upstream': self.driver('hot-upstream', 'upstream', 'hot', image,
-                                        count=count, warmup=2, glance='variant'),
-                'upstream_stock': self.driver('hot-upstream-stock', 'upstream', 'hot',
-                                              image, count=3),
-            }
-        finally:
-            self.s.delete_image(image)
-
     def cold(self):
-        log('scenario 2: cold clones')
-        sizes = (64,) if self.quick else (64, 512)
-        paths = (('central', 'site_a', 'compute-a'), ('site_a', 'site_b', 'compute-b'))
-        runs = [('ours', 15), ('upstream', 15), ('ours', 1), ('upstream', 1)]
-        out = self.results['cold'] = []
+        sizes = SIZES[:1] if self.quick else SIZES
         for size in sizes:
-            for src, dst, compute in paths:
-                image = self.s.upload(size, src, name='cold')
-                try:
-                    # Interleaved, so that a slow moment of the machine hits both sides.
-                    for rep, (side, poll) in [(i, run) for i in range(REPEAT[size])
-                                              for run in runs]:
-                        self.s.delete_from_store(image, dst)
-                        since = time.time()
-                        r = self.driver('cold-%s-%s-%dM-poll%d-%d'
-                                        % (side, dst, size, poll, rep),
-                                        side, 'clone', image, compute=compute,
-                                        sets=['%s=%d' % (POLL, poll)],
-                                        glance='variant' if side == 'upstream' else
-                                        'default')
-                        r['copy'], r['tasks'] = self.copy_time(image, since)
-                        r.update(side=side, poll=poll, size=size, src=src, dst=dst)
-                        out.append(r)
-                    if size == sizes[0] and dst == 'site_a':
-                        # Upstream against the stack's Glance as configured.
-                        self.s.delete_from_store(image, dst)
-                        since = time.time()
-                        r = self.driver('cold-upstream-stock', 'upstream', 'clone', image,
-                                        compute=compute, sets=['%s=1' % POLL],
-                                        warm=False)
-                        r['copy'], r['tasks'] = self.copy_time(image, since)
-                        self.results['cold_upstream_stock'] = r
-                finally:
-                    self.s.delete_image(image)
+            for src, site in PATHS:
+                image = self.image(size, src, key='cold-%d-%s' % (size, src))
+                self.s.delete_from_store(image, site)
+                self.record('cold', self.nova.boot(image, site, cap=CAP['boot']),
+                            size=size, src=src)
 
-    def concurrent(self):
-        log('scenario 3: 10 concurrent cold clones of one image')
-        out = self.results['concurrent'] = {}
-        for side in ('ours', 'upstream'):
-            glance = 'variant' if side == 'upstream' else 'default'
-            image = self.s.upload(64, 'central', name='conc')
+    def hot(self):
+        counts = ({'site_a': 3, 'site_b': 2} if self.quick
+                  else {'site_a': 20, 'site_b': 3})
+        for site, count in counts.items():
+            image = self.image(64, site, key='hot-' + site)
+            kept = []
             try:
-                r = self.driver('conc-threads-%s' % side, side, 'clone', image,
-                                threads=10, glance=glance)
-                r['tasks'] = self.s.tasks(image)
-                out[(side, 'threads')] = r
+                for _ in range(count):
+                    boot = self.record('hot', self.nova.boot(image, site, keep=True,
+                                                             cap=CAP['boot']),
+                                       size=64, src=site)
+                    kept += [s['id'] for s in boot['servers']]
             finally:
-                self.s.delete_image(image)
-            image = self.s.upload(64, 'central', name='conc')
-            try:
-                # Line the processes up after their imports: 2 cores load 10 Novas.
-                start_at = time.time() + 30
-                procs = [self.spawn('conc-proc-%s-%d' % (side, i), side, 'clone', image,
-                                    start_at=start_at, glance=glance) for i in range(10)]
-                runs = [self.collect(p) for p in procs]
-                entries = [c for r in runs for c in r['clones']]
-                out[(side, 'processes')] = {
-                    'clones': entries, 'tasks': self.s.tasks(image),
-                    'wall': max(c['end'] for c in entries) - start_at,
-                    'late': sum(1 for c in entries if c['start'] > start_at + 0.5),
-                    'maxrss_kib': max(r['maxrss_kib'] for r in runs),
-                    'glance_requests': sum(r['glance_requests'] for r in runs)}
-            finally:
-                self.s.delete_image(image)
+                self.nova.delete(kept)
+
+    def multi(self):
+        count = 2 if self.quick else 5
+        image = self.image(64, 'central')
+        self.record('multi', self.nova.boot(image, 'site_a', count=count,
+                                            cap=CAP['boot']), size=64, src='central')
+
+    def race(self):
+        image = self.image(64, 'central')
+        self.record('race', self.nova.boot(
+            image, 'site_a', cap=CAP['boot'],
+            concurrent_with=[('site_a', 'admin'), ('site_b', 'admin')]),
+            size=64, src='central')
 
     def member(self):
-        log('scenario 4: a member user\'s clone')
-        out = self.results['member'] = {}
-        images = {'demo-private': self.s.upload(8, 'central', user='demo',
-                                                visibility='private', name='member'),
-                  'admin-public': self.s.upload(8, 'central', name='member')}
-        try:
-            for kind, image in images.items():
-                for side, sets, glance in (
-                        ('ours', ['glance.copy_credentials=user'], 'default'),
-                        ('ours', [], 'default'),
-                        ('upstream', [], 'variant')):
-                    self.s.delete_from_store(image, 'site_a')
-                    label = side + (' (copy_credentials = user)' if sets else '')
-                    out[(kind, label)] = self.driver(
-                        'member-%s-%s%s' % (kind, side, '-user' if sets else ''), side,
-                        'clone', image, user='demo', glance=glance,
-                        sets=sets + ['%s=1' % POLL])
-        finally:
-            for image in images.values():
-                self.s.delete_image(image)
+        image = self.image(64, 'central')
+        self.record('member', self.nova.boot(image, 'site_a', user='demo',
+                                             cap=CAP['boot']), size=64, src='central')
 
-    def failure(self):
-        log('scenario 5: a copy that fails inside Glance (spare store read-only)')
-        out = self.results['failure'] = {}
-        client = 'client.glance-spare'
+    def fail(self):
+        """Glance's copy into site_a fails: its Ceph user may only read there."""
+        image = self.image(64, 'central')
+        client = 'client.glance'
         original = self.s.caps('site_a', client)
         broken = ['mon', 'profile rbd', 'osd', 'profile rbd-read-only pool=%s'
-                  % self.s.state.sites['site_a']['spare_pool']]
-        out['caps'] = {'original': original, 'broken': broken}
-        runs = (('ours', [], 'default', 'ours'),
-                ('ours', ['libvirt.images_rbd_glance_copy_retries=0'], 'default',
-                 'ours-noretry'),
-                ('upstream', ['%s=60' % TIMEOUT], 'variant', 'upstream'))
-        images = {}
+                  % self.s.state.sites['site_a']['images_pool']]
         self.s.set_caps('site_a', client, broken)
         try:
-            for side, sets, glance, tag in runs:
-                # A fresh image each: Glance's failure marker outlives the attempt.
-                image = images[tag] = self.s.upload(64, 'central', name='fail')
-                out[(side, ' '.join(sets))] = self._fail_run(
-                    'fail-' + tag, side, image, sets, glance)
+            boot = self.nova.boot(image, 'site_a', cap=CAP['fault'][self.phase[0]],
+                                  delete_timeout=10)
         finally:
             self.s.set_caps('site_a', client, original)
+        boot['glance_cause'] = self.s.task_cause([t['id'] for t in boot['tasks']])
+        self.record('fail', boot, size=64, src='central')
+
+    def dead(self):
+        """Glance's workers are killed while they copy the image into site_b."""
+        import threading
+        image = self.image(512, 'central')
+        glance = self.s.glance()
+        master = self.s.glance_master()
+        killed = {}
+
+        def killer():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if glance.images.get(image).get('os_glance_import_task'):
+                    time.sleep(0.5)  # the copy has started writing
+                    killed['t'] = time.monotonic()
+                    killed['pids'] = master.children()
+                    for pid in killed['pids']:
+                        os.kill(pid, signal.SIGKILL)
+                    return
+                time.sleep(0.1)
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        t0 = time.monotonic()
+        boot = self.nova.boot(image, 'site_b', cap=CAP['fault'][self.phase[0]],
+                              delete_timeout=10)
+        thread.join(5)
+        if 'pids' in killed:
+            boot['killed_after'] = killed['t'] - t0
+            boot['killed_pids'] = len(killed['pids'])
+        self._glance_back(master)
+        self.record('dead', boot, size=512, src='central')
+
+    def _glance_back(self, master, timeout=90):
+        from nova.tests.live.fixtures import process
+        process.wait_for('Glance workers back', lambda: (
+            len(master.children()) > 0 and self._glance_answers()), timeout,
+            interval=0.5)
+
+    def _glance_answers(self):
         try:
-            # The store works again, but the image still carries the marker of the
-            # failed copy above: does a new boot try again?
-            sets = ['libvirt.images_rbd_glance_copy_retries=0']
-            out[('ours', 'after repair ' + ' '.join(sets))] = self._fail_run(
-                'fail-ours-after-repair', 'ours', images['ours-noretry'], sets, 'default')
-        finally:
-            for image in images.values():
-                self.s.delete_image(image)
+            list(self.s.glance().images.list(limit=1))
+            return True
+        except Exception:
+            return False
 
-    def _fail_run(self, label, side, image, sets, glance):
-        since = time.time()
-        r = self.driver(label, side, 'clone', image, sets=sets + ['%s=spare' % STORE],
-                        glance=glance)
-        r['tasks'] = [t for t in self.s.tasks(image) if t['t_created'] >= since]
-        r['glance_log_cause'] = self.s.task_cause(
-            [t['id'] for t in r['tasks']] + re.findall(
-                r'task ([0-9a-f-]{36})', json.dumps(r['clones'])))
-        return r
+    # --- the run ----------------------------------------------------------------------
 
-    def run(self, only=None):
-        # One small image in each site's store: cold-clone processes clone it once,
-        # untimed, to be as warm as a running compute service.
-        self.warm_image = {'compute-a': self.s.upload(8, 'site_a', name='warm'),
-                           'compute-b': self.s.upload(8, 'site_b', name='warm')}
+    def run(self):
         try:
-            self._run(only)
+            for side, poll, nd, scenarios in phases(self.quick):
+                t0 = time.monotonic()
+                # Only timed scenarios need warm computes.
+                self.switch(side, poll, nd, warm=scenarios != ('race',))
+                for name in scenarios:
+                    log('  %s', name)
+                    try:
+                        getattr(self, name)()
+                    except Exception as e:  # the page says what broke, the run goes on
+                        log('  %s failed: %s', name, e)
+                        self.results.setdefault('errors', []).append(
+                            {'scenario': name, 'side': side, 'poll': poll,
+                             'never_download': nd, 'error': '%s: %s' % (
+                                 type(e).__name__, str(e)[:500])})
+                    left = self.s.sweep_vms()
+                    if left:
+                        log('  removed disks %s left: %s', name, ', '.join(left))
+                log('  phase took %.0f s', time.monotonic() - t0)
         finally:
-            for image in self.warm_image.values():
-                self.s.delete_image(image)
+            self.cleanup()
 
-    def _run(self, only):
-        for name in ('hot', 'cold', 'concurrent', 'member', 'failure'):
-            if only and name not in only:
-                continue
-            t0 = time.monotonic()
-            try:
-                getattr(self, name)()
-            finally:
-                left = self.s.sweep_vms()
-                if left:
-                    log('removed disks the %s scenario left: %s', name, ', '.join(left))
-            log('  %s took %.0f s', name, time.monotonic() - t0)
+    def cleanup(self):
+        fresh = self.images.pop('_fresh', [])
+        for image in list(self.images.values()) + fresh:
+            self.s.delete_image(image)
 
 
 def _load():
@@ -301,20 +268,16 @@ def _load():
         return ' '.join(f.read().split()[:3])
 
 
-def _tree():
-    """Which code of ours the drivers load: (identity of nova/, how to name it).
+def _git(*args):
+    return subprocess.run(['git'] + list(args), cwd=TOP, capture_output=True,
+                          text=True).stdout
 
-    Drivers import ``nova`` from the working tree at each process start, so a change
-    made to the tree during the run reaches the later scenarios. The identity is the
-    committed ``nova/`` tree plus a digest of uncommitted changes under it, so commits
-    elsewhere (docs) do not count as a change.
-    """
-    def git(*args):
-        return subprocess.run(['git'] + list(args), cwd=TOP, capture_output=True,
-                              text=True).stdout
-    head = git('rev-parse', '--short', 'HEAD').strip()
-    tree = git('rev-parse', 'HEAD:nova').strip()
-    changes = git('diff', 'HEAD', '--', 'nova') + git(
+
+def _tree():
+    """(identity of the tree's nova/ + tools/series, how to name it)."""
+    head = _git('rev-parse', '--short', 'HEAD').strip()
+    tree = _git('rev-parse', 'HEAD:nova').strip()
+    changes = _git('diff', 'HEAD', '--', 'nova', 'tools/series') + _git(
         'ls-files', '--others', '--exclude-standard', '--', 'nova')
     if not changes.strip():
         return tree, head
@@ -324,14 +287,13 @@ def _tree():
 
 
 def _info():
-    """When and where: for the page's first paragraph."""
+    from nova.tests.live.fixtures import cloud as cloud_mod
     upstream = subprocess.run(
-        [PYTHON['upstream'], '-c',
+        [os.path.join(cloud_mod.upstream_venv(), 'bin', 'python'), '-c',
          'import importlib.metadata as m; print(m.version("nova"))'],
         capture_output=True, text=True).stdout.strip()
     return {'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
-            'tree': _tree(),
-            'upstream': upstream or '?',
+            'tree': _tree(), 'upstream': upstream or '?',
             'machine': '%d cores, load average %s at the start'
                        % (os.cpu_count(), _load())}
 
@@ -339,47 +301,60 @@ def _info():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--quick', action='store_true',
-                   help='10 hot clones and 64 MiB images only')
-    p.add_argument('--only', action='append',
-                   choices=('hot', 'cold', 'concurrent', 'member', 'failure'))
+                   help='a smoke run: poll 1 only, 64 MiB images, few boots, no dead '
+                        'Glance worker')
     p.add_argument('--rst', default=os.path.join(TOP, 'doc', 'project',
                                                  'benchmark.rst'))
     p.add_argument('--no-rst', action='store_true')
+    p.add_argument('--render', metavar='RESULTS',
+                   help='only render the page from a saved results.json')
     p.add_argument('--command', default='tools/bench/run.sh',
                    help='the command line to print in the report')
     args = p.parse_args()
+    svg = os.path.splitext(args.rst)[0] + '-boot-time.svg'
 
-    from nova.tests.live.fixtures import stack as stack_mod
-    state = stack_mod.StackState.load()
-    stackhome.check_or_exit(state.home)
-    work = os.path.join(state.home, 'bench')
-    os.makedirs(work, exist_ok=True)
-    s = stackio.Stack(state, work)
-    info = _info()
-    t0 = time.monotonic()
-    try:
-        s.start_variant()
-        bench = Bench(s, work, quick=args.quick)
-        bench.run(args.only)
-    finally:
-        s.close()
-    elapsed = time.monotonic() - t0
-    with open(os.path.join(work, 'results.json'), 'w') as f:
-        json.dump(report.jsonable(bench.results), f, indent=1, default=str)
-    info['machine'] += ', load average %s at the end' % _load()
-    start_tree, end_tree = info['tree'], _tree()
-    info['commit'] = start_tree[1]
-    if end_tree[0] != start_tree[0]:
-        info['commit'] += (' at the start and %s at the end (nova/ changed during the '
-                           'run; each driver process loaded what was there when it '
-                           'started)' % end_tree[1])
-    text = report.render(bench.results, command=args.command, elapsed=elapsed,
-                         quick=args.quick, logs=os.path.join(work, 'logs'), info=info)
-    print(text)
+    if args.render:
+        with open(args.render) as f:
+            results = json.load(f)
+    else:
+        from nova.tests.live.fixtures import stack as stack_mod
+        import stackio
+        state = stack_mod.StackState.load()
+        stackhome.check_or_exit(state.home)
+        if not state.data.get('cloud'):
+            print('bench: the stack runs without its Nova cloud', file=sys.stderr)
+            return 2
+        work = os.path.join(state.home, 'bench')
+        os.makedirs(work, exist_ok=True)
+        s = stackio.Stack(state, work)
+        info = _info()
+        t0 = time.monotonic()
+        bench = Bench(s, quick=args.quick)
+        try:
+            bench.run()
+        finally:
+            s.close()
+            results = bench.results
+            info['elapsed'] = time.monotonic() - t0
+            info['machine'] += ', load average %s at the end' % _load()
+            start_tree, end_tree = info.pop('tree'), _tree()
+            info['commit'] = start_tree[1]
+            if end_tree[0] != start_tree[0]:
+                info['commit'] += (' at the start and %s at the end (the tree changed '
+                                   'during the run)' % end_tree[1])
+            info.update(command=args.command, quick=args.quick)
+            results['info'] = info
+            with open(os.path.join(work, 'results.json'), 'w') as f:
+                json.dump(results, f, indent=1, default=str)
+    page = report.Report(results)
+    text = page.render(svg_name=os.path.basename(svg))
+    print(page.summary())
     if not args.no_rst:
         with open(args.rst, 'w') as f:
             f.write(text)
-        log('wrote %s', args.rst)
+        with open(svg, 'w') as f:
+            f.write(page.svg())
+        log('wrote %s and %s', args.rst, svg)
     return 0
 
 

@@ -84,16 +84,20 @@ def check(path, euid=None, trusted_uids=None):
 
 
 def create(path):
-    """Make ``path`` (mode 0700) if it does not exist; its parent must."""
+    """Make ``path`` (mode 0711) if it does not exist; its parent must.
+
+    0711: the stack's PostgreSQL runs as its own user and must reach its data
+    directory below; nobody else may list or write the home.
+    """
     try:
-        os.mkdir(path, 0o700)
+        os.mkdir(path, 0o711)
     except (FileExistsError, FileNotFoundError):
         pass  # check() says what is wrong with it
 
 
 def message(path, error):
     return ('bench: refusing NOVA_STACK_HOME=%s: %s. The benchmark runs as %s and '
-            'kills the PIDs recorded there; use a directory of yours with mode 0700 '
+            'kills the PIDs recorded there; use a directory of yours with mode 0711 '
             'that only you can replace, or leave NOVA_STACK_HOME unset for '
             '<repo>/.stack/bench-stack.' % (path, error, _who(os.geteuid())))
 
@@ -108,7 +112,7 @@ def check_or_exit(path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--create', action='store_true',
-                   help='make the directory (mode 0700) if it does not exist')
+                   help='make the directory (mode 0711) if it does not exist')
     p.add_argument('path')
     args = p.parse_args(argv)
     if args.create:

@@ -10,7 +10,7 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The benchmark's own I/O against the stack: images, tasks, a second Glance, Ceph caps.
+"""The benchmark's own I/O against the stack: images, tasks, Glance's log, Ceph caps.
 
 Everything here acts as the stack's admin and is the benchmark's scaffolding, not code
 under test.
@@ -18,10 +18,8 @@ under test.
 
 import datetime
 import os
-import signal
 import subprocess
 import time
-import urllib.request
 
 from oslo_log import log as logging
 
@@ -37,11 +35,12 @@ class Stack(object):
         self.work = work_dir
         self._fixture = stack.SharedStackFixture(state.home)
         self._fixture.setUp()
-        self.variant = None
 
     def close(self):
-        self.stop_variant()
         self._fixture.cleanUp()
+
+    def session(self, user='admin'):
+        return self._fixture.session(user)
 
     # --- images ---------------------------------------------------------------
 
@@ -51,12 +50,13 @@ class Stack(object):
     def data_file(self, size_mib):
         """A raw disk of ``size_mib`` MiB: the stack's boot disk, then random bytes.
 
-        Random data so that neither Glance nor Ceph can skip it as zeros.
+        Random data so that neither Glance nor Ceph can skip it as zeros. The boot
+        disk gets the partition entry Glance's safety check wants.
         """
+        from nova.tests.live import test_cloud_boot
         path = os.path.join(self.work, 'disk-%d.raw' % size_mib)
         if not os.path.exists(path):
-            with open(self.state.boot_image, 'rb') as f:
-                boot = f.read()
+            boot = test_cloud_boot.bootable(self.state.boot_image)
             with open(path + '.tmp', 'wb') as f:
                 f.write(boot)
                 left = size_mib * 1024 * 1024 - len(boot)
@@ -128,81 +128,59 @@ class Stack(object):
         return sorted(out, key=lambda t: t['t_created'])
 
     def task_cause(self, task_ids):
-        """What Glance's logs say made these tasks fail (the API only says "Internal")."""
-        logs = [self.state.glance_log, os.path.join(self.work, 'glance-variant-api.log')]
+        """What Glance's log says made these tasks fail (the API only says "Internal")."""
         causes = []
-        for path in logs:
-            if not os.path.exists(path):
-                continue
-            with open(path, errors='replace') as f:
-                for line in f:
-                    for task_id in task_ids:
-                        if 'Task %s failed with exception' % task_id in line:
-                            causes.append(line.split(' [-] ', 1)[-1].strip())
+        with open(self.state.glance_log, errors='replace') as f:
+            for line in f:
+                for task_id in task_ids:
+                    if 'Task %s failed with exception' % task_id in line:
+                        causes.append(line.split(' [-] ', 1)[-1].strip())
         return sorted(set(causes))
 
-    # --- a second Glance that shows locations, for upstream -------------------
+    # --- Glance's request log -------------------------------------------------
 
-    def start_variant(self):
-        """Glance on port base+62 with ``show_multiple_locations = true``.
+    def glance_request_log(self):
+        """uWSGI's request log of the stack's Glance (``logto`` of its ini)."""
+        with open(os.path.join(self.state.run_dir, 'glance', 'uwsgi.ini')) as f:
+            for line in f:
+                if line.startswith('logto'):
+                    return line.split('=', 1)[1].strip()
+        raise RuntimeError('Glance\'s uwsgi.ini has no logto')
 
-        Same database, stores and staging as the stack's Glance: one image service
-        with two API servers, of which only this one shows image locations to users.
+    def glance_log_offset(self):
+        return os.path.getsize(self.glance_request_log())
+
+    def glance_requests(self, since_offset):
+        """Requests Glance answered since ``since_offset`` of its request log."""
+        with open(self.glance_request_log(), 'rb') as f:
+            f.seek(since_offset)
+            return count_requests(f.read().decode('utf-8', 'replace'))
+
+    # --- Glance's processes ---------------------------------------------------
+
+    def glance_master(self):
+        from nova.tests.live.fixtures import process
+        found = [d for d in process.recorded(os.path.join(self.state.run_dir, 'pids'))
+                 if d.name == 'glance' and d.alive()]
+        if not found:
+            raise RuntimeError('Glance is not running')
+        return found[0]
+
+    def disk_parent(self, site, name):
+        """``pool/image@snap`` a disk in ``site``'s vms pool is cloned from; '' if flat.
+
+        None when the disk does not exist.
         """
-        src = os.path.join(self.state.run_dir, 'glance')
-        d = os.path.join(self.work, 'glance-variant')
-        os.makedirs(d, exist_ok=True)
-        port = self.state.data['port_base'] + 62
-        url = 'http://127.0.0.1:%d' % port
-        log = os.path.join(self.work, 'glance-variant-api.log')
-        with open(os.path.join(src, 'glance-api.conf')) as f:
-            conf = f.read()
-        conf = (conf.replace('show_multiple_locations = false',
-                             'show_multiple_locations = true')
-                .replace('log_file = %s' % self.state.glance_log, 'log_file = %s' % log)
-                .replace('worker_self_reference_url = %s' % self.state.glance_url,
-                         'worker_self_reference_url = %s' % url))
-        assert 'show_multiple_locations = true' in conf
-        fd = os.open(os.path.join(d, 'glance-api.conf'),
-                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, 'w') as f:
-            f.write(conf)
-        with open(os.path.join(src, 'uwsgi.ini')) as f:
-            ini = f.read()
-        ini = (ini.replace('OS_GLANCE_CONFIG_DIR=%s' % src, 'OS_GLANCE_CONFIG_DIR=%s' % d)
-               .replace('127.0.0.1:%d' % (port - 1), '127.0.0.1:%d' % port))
-        ini = '\n'.join(
-            'logto = %s' % os.path.join(self.work, 'glance-variant-uwsgi.log')
-            if line.startswith('logto') else line for line in ini.splitlines()) + '\n'
-        with open(os.path.join(d, 'uwsgi.ini'), 'w') as f:
-            f.write(ini)
-        venv = _glance_venv()
-        out = open(os.path.join(self.work, 'glance-variant.stdout'), 'ab')
-        proc = subprocess.Popen([os.path.join(venv, 'bin', 'uwsgi'), '--ini',
-                                 os.path.join(d, 'uwsgi.ini')], stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        with open(os.path.join(self.work, 'glance-variant.pid'), 'w') as f:
-            f.write('%d\n' % proc.pid)
-        self.variant = proc
-        deadline = time.monotonic() + 90
-        while not _http_ok(url + '/healthcheck'):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError('the variant Glance did not start; see %s' % log)
-            time.sleep(0.2)
-        self.variant_url = url
-        return url
-
-    def stop_variant(self):
-        proc, self.variant = self.variant, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        out = subprocess.run(['timeout', '30', 'rbd', '-c',
+                              self.state.sites[site]['admin_conf'], 'info',
+                              '%s/%s' % (self.state.sites[site]['vms_pool'], name)],
+                             capture_output=True, text=True)
+        if out.returncode:
+            return None
+        for line in out.stdout.splitlines():
+            if line.strip().startswith('parent:'):
+                return line.split(':', 1)[1].strip()
+        return ''
 
     # --- Ceph ---------------------------------------------------------------------
 
@@ -243,19 +221,13 @@ class Stack(object):
         return left
 
 
-def _glance_venv():
-    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(top, '.stack', 'venv', 'glance')
-
-
-def _http_ok(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
-    except Exception:
-        return False
-
-
 def _parse_time(text):
     text = text.replace('Z', '+00:00')
     return datetime.datetime.fromisoformat(text).timestamp()
+
+
+def count_requests(text):
+    """Request lines in a uWSGI request log excerpt (``... GET /v2/... => ...``)."""
+    return sum(1 for line in text.splitlines()
+               if line.startswith('[pid: ') and ' => generated ' in line
+               and '] GET /healthcheck ' not in line)

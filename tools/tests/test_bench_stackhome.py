@@ -107,7 +107,7 @@ class StackHomeTestCase(testtools.TestCase):
         path = os.path.join(self.tmp, 'new')
         self.assertEqual(0, stackhome.main(['--create', path]))
         st = os.lstat(path)
-        self.assertEqual(0o700, stat.S_IMODE(st.st_mode))
+        self.assertEqual(0o711, stat.S_IMODE(st.st_mode))
         self.assertEqual(os.geteuid(), st.st_uid)
 
     def test_cli_refuses_with_a_clear_message(self):
