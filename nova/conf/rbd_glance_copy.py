@@ -60,18 +60,22 @@ Related options:
                help="""
 Seconds after which a Glance import task that holds the image is taken for
 dead. A Glance API worker that dies in the middle of a copy leaves its task
-``processing`` and the image's import lock held for an hour (Glance refuses
-every other import of the image meanwhile). A running copy updates its task
-at least every 60 seconds, so when the task holding the image was last
-updated longer ago than this, and nothing changed in Glance or in the
-store's pool for 10 seconds while Nova watched, the boot fails at once (as
-ImageUnacceptable, so Nova downloads the image unless
+``processing`` and the image's import lock held for an hour after the task's
+last update (two hours while it is ``pending``); Glance refuses every other
+import of the image meanwhile. While a copy writes into a store, Glance
+updates its task at least every 60 seconds, so when the task holding the
+image was last updated longer ago than this, and nothing changed in Glance or
+in the store's pool for 10 seconds while Nova watched, the boot fails at once
+(as ImageUnacceptable, so Nova downloads the image unless
 ``[workarounds] never_download_image_if_on_rbd`` is set) with a message that
 names the task, its age, when Glance will release its lock and what to do.
 A later boot of the same image recognises the dead task from its age within
-about 10 seconds. While Nova cannot read the task (Glance shows the tasks of
-the caller's project only), the boot logs a warning after this long without
-progress, repeated every such period, and waits until
+about 10 seconds. Glance does not update the task while it first copies the
+whole image into its staging area, so set this above the time that takes for
+your largest image. Nova reads the task as its service user, which needs the
+``reader`` role for it (Glance shows a task to its own project and to
+admins); while Nova cannot read the task, the boot logs a warning after this
+long without progress, repeated every such period, and waits until
 ``images_rbd_glance_copy_timeout``.
 
 Possible values:
@@ -96,29 +100,40 @@ glance_opts = [
                choices=(
                    (COPY_CREDENTIALS_AUTO,
                     'Nova\'s service user from the [service_user] auth '
-                    'options when they are configured, else the booting '
-                    'user\'s token'),
+                    'options when they are configured, with the booting '
+                    'user\'s token for images Glance hides from the '
+                    'service user; else the booting user\'s token'),
                    (COPY_CREDENTIALS_USER,
-                    'always the booting user\'s token; with Glance\'s default '
-                    'policy only admins can then trigger a copy'),
+                    'always the booting user\'s token (with Nova\'s service '
+                    'token beside it when [service_user] '
+                    'send_service_user_token is set)'),
                    (COPY_CREDENTIALS_SERVICE,
                     'always Nova\'s service user; a copy fails with an error '
                     'naming [service_user] when it has no auth options'),
                ),
                help="""
 Whose credentials Nova uses to ask Glance to copy an image into
-``[libvirt] images_rbd_glance_store_name``, and to read the image's locations
-and the store's details while it waits for the copy.
+``[libvirt] images_rbd_glance_store_name``, and to read the image's
+locations, its import tasks and the store's details while it waits for the
+copy.
 
-Glance's default policy allows ``copy_image`` to admins only, so the boot of
-an image that is not yet in the local store by an ordinary member fails when
-the copy is requested with the member's token. Nova's service user, configured
-by the keystoneauth options of the ``[service_user]`` group (``auth_type``,
-``auth_url``, ``username``...), can be allowed instead, for example with
-``"copy_image": "role:admin or role:service"`` in Glance's policy and the
-``service`` role for that user. Nova always reads the image with the booting
-user's own token first, so a user can only cause copies of images they can
-already see; a copy changes neither the image's owner nor its visibility.
+Glance's default policy allows ``copy_image`` to admins only and shows image
+locations to the ``service`` and ``admin`` roles only. With ``auto`` and
+``service``, Nova makes these calls as its service user, configured by the
+keystoneauth options of the ``[service_user]`` group (``auth_type``,
+``auth_url``, ``username``...); give that user the ``service`` and
+``reader`` roles and allow ``role:service`` in Glance's ``copy_image``
+policy. Glance hides other projects' private and shared images from every
+caller but admins, whatever its policy says: for those, Nova reads the
+locations and tasks with the booting user's token instead, and with ``auto``
+asks for the copy with it too (``service`` fails the copy). That token
+carries Nova's service token when ``[service_user] send_service_user_token``
+is set, so that Glance's policy can allow such requests with
+``service_roles:service`` (for ``copy_image`` and ``fetch_image_location``).
+``user`` always uses the booting user's token. Nova always reads the image
+with the booting user's own token first, so a user can only cause copies of
+images they can already see; a copy changes neither the image's owner nor
+its visibility.
 
 Related options:
 
