@@ -17,12 +17,16 @@ makes the help wrong fails here (and the other way round).
 """
 
 import dataclasses
+import importlib
+import os
+import re
 from unittest import mock
 
 import fixtures
 
 import glanceclient.exc
 
+import nova
 import nova.conf
 from nova import context
 from nova import exception
@@ -133,3 +137,28 @@ class NumRetriesHelpTestCase(test.NoDBTestCase):
             glanceclient.exc.HTTPInternalServerError()))
         self.assertEqual(1, self.attempts(
             glanceclient.exc.HTTPBadGateway()))
+
+
+class GuideNumbersTestCase(test.NoDBTestCase):
+    """The admin guide's table "Where the numbers come from"."""
+
+    ROW = re.compile(r'^   \* - ([0-9.]+) [^\n]*\n     - ``([\w.]+)'
+                     r'(?:\[\'(\w+)\'\])?``$', re.M)
+
+    def rows(self):
+        path = os.path.join(os.path.dirname(nova.__file__), '..', 'doc',
+                            'source', 'admin', 'rbd-glance-multistore.rst')
+        if not os.path.exists(path):
+            self.skipTest('the admin guide is not in this tree')
+        with open(path) as f:
+            return self.ROW.findall(f.read())
+
+    def test_every_number_is_the_constants(self):
+        rows = self.rows()
+        self.assertGreaterEqual(len(rows), 11)
+        for number, name, key in rows:
+            module, constant = name.rsplit('.', 1)
+            value = getattr(importlib.import_module(module), constant)
+            if key:
+                value = value[key]
+            self.assertEqual(float(number), float(value), name)
