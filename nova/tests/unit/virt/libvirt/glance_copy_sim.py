@@ -32,6 +32,7 @@ import dataclasses
 import datetime
 import threading
 
+from nova import context as nova_context
 from nova import exception
 from nova.image import glance_multistore
 from nova.storage import rbd_multistore
@@ -217,10 +218,19 @@ class SimGlance(object):
         self.timeouts.append(('read_image', timeout))
         return self.get(context, image_id)
 
+    def _caller(self, method, context):
+        """Every call carries the booting user's request context (Nova's
+        Glance layer reads its token and request id).
+        """
+        self.contexts.append((method, context))
+        if not isinstance(context, nova_context.RequestContext):
+            raise TypeError('%s: %r is not a request context'
+                            % (method, context))
+
     def get(self, context, image_id):
         with self.mutex:
             self.calls['get'] += 1
-            self.contexts.append(('get', context))
+            self._caller('get', context)
             self._check(image_id)
             self._advance()
             image = dict(self.image, properties=dict(self.props))
@@ -230,6 +240,7 @@ class SimGlance(object):
         self.timeouts.append(('get_image_locations', timeout))
         with self.mutex:
             self.calls['get_image_locations'] += 1
+            self._caller('get_image_locations', context)
             self._check(image_id)
             self._advance()
             return [dict(loc) for loc in self.locations]
@@ -238,12 +249,18 @@ class SimGlance(object):
         self.timeouts.append(('get_image_tasks', timeout))
         with self.mutex:
             self.calls['get_image_tasks'] += 1
+            self._caller('get_image_tasks', context)
+            if image_id != self.image_id or self.deleted:
+                # Glance answers 404, which the Glance layer reads as no
+                # task visible.
+                return []
             self._advance()
             return [dict(t) for t in self.tasks]
 
     def get_store_detail(self, context, store, timeout=None):
         self.timeouts.append(('get_store_detail', timeout))
         self.calls['get_store_detail'] += 1
+        self._caller('get_store_detail', context)
         if store not in STORES:
             raise glance_multistore.GlanceStoreNotFound(
                 store=store, image_id=None, reason='not in the store list')
@@ -259,8 +276,12 @@ class SimGlance(object):
         self.timeouts.append(('image_import', timeout))
         with self.mutex:
             self.calls['image_import'] += 1
-            self.contexts.append(('image_import', context))
+            self._caller('image_import', context)
             self._check(image_id)
+            if method != 'copy-image':
+                raise exception.ImageBadRequest(
+                    image_id=image_id,
+                    response='Import method %s is not valid' % method)
             self._advance()
             (store,) = stores
             self.import_log.append((self.clock(), store))
@@ -323,6 +344,11 @@ class SimRbd(object):
 
     def copy_progress(self, pool, name, snapshot='snap'):
         self.calls['copy_progress'] += 1
+        _type, _fsid, store_pool = STORES[self.store]
+        if (pool, name, snapshot) != (store_pool, self.glance.image_id,
+                                      rbd_multistore.GLANCE_SNAPSHOT):
+            # Nothing is written there.
+            return rbd_multistore.CopyProgress(exists=False)
         exists, written, protected = self.glance.pool_state(self.store)
         return rbd_multistore.CopyProgress(
             exists=exists, written_bytes=written,

@@ -101,7 +101,9 @@ class TestHotPath(RbdGlanceTestCase):
     def test_image_is_read_with_the_users_context(self):
         rbd = self.backend(sim.SimGlance(self.clock, stores=('site_a',)))
         self.clone(rbd)
-        self.assertEqual([('get', self.context)], self.glance.contexts)
+        self.assertEqual([('get', self.context),
+                          ('get_image_locations', self.context)],
+                         self.glance.contexts)
 
     def test_not_cloneable_location_in_our_store_says_why(self):
         rbd = self.backend(sim.SimGlance(self.clock, stores=('site_a',)))

@@ -1,0 +1,216 @@
+# Copyright 2026 The rbd-glance-multistore-copy authors
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Copy-to-store decisions that the mutation run of issue 15 found
+unchecked (tools/mutation.sh): what a new copy request forgets of the
+attempt before it, the errors' names, which location is the image's own,
+the age and order of import tasks.
+"""
+
+import dataclasses
+import datetime
+
+from nova import test
+from nova.tests.unit.virt.libvirt import test_image_copy_edges as edges
+from nova.virt.libvirt import image_copy as ic
+
+IMG = '5e1c0a7e-0000-4000-8000-00000000e0e1'
+OTHER = '5e1c0a7e-0000-4000-8000-00000000e0e2'
+FSID_A = edges.FSID_A
+WALL = datetime.datetime(2026, 3, 1, 12, 0, 0)
+
+
+def loc(fsid, pool, image_id, store=None):
+    return {'url': 'rbd://%s/%s/%s/snap' % (fsid, pool, image_id),
+            'metadata': {'store': store} if store else {}}
+
+
+def parse(url):
+    from nova.storage import rbd_multistore
+    return rbd_multistore.parse_location(url)
+
+
+class TestNewRequestForgetsTheLastAttempt(test.NoDBTestCase):
+    """A new copy request starts a new attempt: what the pool showed of
+    the last one is no news about this one.
+    """
+
+    def attempt_seen(self, t0, **kw):
+        state = edges.wait_state(t0, watch_pool=True)
+        state = ic.observe_pool(state, ic.PoolView(True, 64, True), t0 + 1)
+        return dataclasses.replace(state, **kw) if kw else state
+
+    def test_complete_pool_of_the_last_attempt_is_not_confirmed(self):
+        for t0 in edges.ORIGINS:
+            state = ic.requested(self.attempt_seen(t0, confirm_polls=3),
+                                 t0 + 2)
+            self.assertFalse(ic.confirming(state))
+            self.assertFalse(ic.wake_early(state))
+            self.assertIs(False, state.pool_complete)
+            self.assertEqual(0, state.confirm_polls)
+
+    def test_pool_empty_after_a_request_is_not_a_vanished_copy(self):
+        for t0 in edges.ORIGINS:
+            state = ic.requested(self.attempt_seen(t0), t0 + 2)
+            self.assertIs(False, state.pool_seen)
+            state = ic.observe_pool(state, ic.PoolView(False), t0 + 3)
+            self.assertIs(False, state.pool_vanished)
+            self.assertFalse(ic.wake_early(state))
+
+    def test_vanished_copy_of_the_last_attempt_is_forgotten(self):
+        for t0 in edges.ORIGINS:
+            state = self.attempt_seen(t0)
+            state = ic.observe_pool(state, ic.PoolView(False), t0 + 2)
+            self.assertTrue(state.pool_vanished)
+            state = ic.requested(state, t0 + 3)
+            self.assertIs(False, state.pool_vanished)
+            self.assertFalse(ic.wake_early(state))
+
+    def test_location_reads_count_from_the_request(self):
+        for t0 in edges.ORIGINS:
+            state = ic.requested(self.attempt_seen(t0, confirm_polls=4),
+                                 t0 + 2)
+            # Glance lists the store before its location is readable.
+            state = ic.observe_locations(state)
+            self.assertEqual(1, state.confirm_polls)
+            self.assertEqual(1, state.requests)
+            self.assertEqual(t0 + 2, state.requested_at)
+
+
+class TestErrorsNameImageAndStore(test.NoDBTestCase):
+
+    def test_store_not_rbd(self):
+        e = self.assertRaises(ic.GlanceStoreNotRbd, ic.check_store, IMG,
+                              'central', {'type': 'file'}, FSID_A)
+        self.assertIn(IMG, str(e))
+        self.assertIn('central', str(e))
+        self.assertIn('file store', str(e))
+
+    def test_store_in_another_cluster(self):
+        e = self.assertRaises(
+            ic.GlanceStoreWrongCluster, ic.check_store, IMG, 'site_b',
+            {'type': 'rbd', 'properties': {'fsid': edges.FSID_B}}, FSID_A)
+        for word in (IMG, 'site_b', edges.FSID_B, FSID_A):
+            self.assertIn(word, str(e))
+
+    def dead(self, age):
+        t0 = 1e6
+        state = edges.wait_state(t0, stall_timeout=120)
+        task = ic.TaskView(task_id='task-9', status='processing', message='',
+                           updated_at=WALL, age=age)
+        v = edges.view(id=IMG, os_glance_import_task='task-9')
+        state = ic.observe(ic.task_checked(state, t0), v, t0, task)
+        return ic.dead_task_error(state, v, t0 + 20, state.holder)
+
+    def test_dead_task_names_image_store_and_release(self):
+        msg = str(self.dead(age=600))
+        self.assertIn(IMG, msg)
+        self.assertIn('store site_a', msg)
+        self.assertIn('task-9 (processing)', msg)
+        self.assertIn('at 2026-03-01 13:00:00 UTC (60 minutes', msg)
+        # 3600 - 600 s left: 50 minutes.
+        self.assertIn('about 50 minutes from now', msg)
+
+    def test_dead_task_past_glance_s_ttl_is_released_now(self):
+        msg = str(self.dead(age=3590))
+        self.assertIn('about 0 minutes from now', msg)
+        msg = str(self.dead(age=5000))
+        self.assertIn('about 0 minutes from now', msg)
+
+    def test_timeout_after_a_fault_keeps_what_glance_showed(self):
+        t0 = 1e6
+        state = edges.wait_state(t0, timeout=60)
+        v = edges.view(id=IMG, os_glance_import_task='task-7')
+        state = ic.glance_failed(state, t0 + 61, 'HTTP 503: busy')
+        step = ic.after_glance_failure(state, v, t0 + 61, IMG)
+        self.assertEqual(ic.Action.FAIL, step.action)
+        msg = str(step.error)
+        self.assertIn('import task task-7 holds the image', msg)
+        self.assertIn('HTTP 503: busy', msg)
+        self.assertIn(IMG, msg)
+
+
+class TestOwnLocationOnly(test.NoDBTestCase):
+    """Only the image's own RBD image, in the store's pool, is cloned."""
+
+    def test_another_image_in_this_cluster_is_not_ours(self):
+        locations = [loc(FSID_A, 'images', OTHER, 'site_a'),
+                     loc(FSID_A, 'images', IMG, 'central')]
+        found = ic.pick_local_location(locations, FSID_A, parse,
+                                       preferred_store='site_a',
+                                       image_id=IMG, pool='images')
+        self.assertEqual(IMG, found.image)
+        self.assertEqual('images', found.pool)
+
+    def test_another_pool_is_not_the_store_s(self):
+        locations = [loc(FSID_A, 'other', IMG, 'site_a')]
+        self.assertIsNone(ic.pick_local_location(
+            locations, FSID_A, parse, preferred_store='site_a',
+            image_id=IMG, pool='images'))
+        # Without a known pool, any pool of this cluster.
+        self.assertEqual('other', ic.pick_local_location(
+            locations, FSID_A, parse, preferred_store='site_a',
+            image_id=IMG).pool)
+
+    def test_store_of_anything_but_a_dict(self):
+        for value in ('rbd://x', None, ['metadata'], 3):
+            self.assertIsNone(ic.store_of(value))
+
+
+class TestTasks(test.NoDBTestCase):
+
+    def task(self, task_id, created, updated=None, status='processing'):
+        return {'id': task_id, 'type': 'api_image_import', 'status': status,
+                'message': '', 'created_at': created,
+                'updated_at': updated}
+
+    def test_a_task_without_creation_time_is_the_oldest(self):
+        tasks = [self.task('dated', '2026-03-01T11:00:00Z'),
+                 self.task('undated', None)]
+        self.assertEqual('dated', ic.TaskView.newest(tasks).task_id)
+        self.assertEqual('dated', ic.TaskView.newest(tasks[::-1]).task_id)
+
+    def test_newest_is_aged_at_the_wall_time(self):
+        tasks = [self.task('t', '2026-03-01T11:00:00Z',
+                           '2026-03-01T11:59:00Z')]
+        task = ic.TaskView.newest(tasks, WALL)
+        self.assertEqual(60.0, task.age)
+        self.assertEqual(datetime.datetime(2026, 3, 1, 11, 59),
+                         task.updated_at)
+
+    def test_age_of_a_task_updated_just_now_is_zero(self):
+        task = ic.TaskView.from_task(
+            self.task('t', '2026-03-01T12:00:00Z', '2026-03-01T12:00:00Z'),
+            WALL)
+        self.assertEqual(0.0, task.age)
+        # A clock behind Glance's: never a negative age.
+        task = ic.TaskView.from_task(
+            self.task('t', '2026-03-01T12:00:05Z', '2026-03-01T12:00:05Z'),
+            WALL)
+        self.assertEqual(0.0, task.age)
+
+    def test_task_without_id_or_status(self):
+        task = ic.TaskView.from_task({}, WALL)
+        self.assertEqual('', task.task_id)
+        self.assertEqual('', task.status)
+        self.assertIsNone(task.age)
+
+    def test_times_that_are_not_text_fall_back_to_creation(self):
+        task = ic.TaskView.from_task(
+            {'id': 't', 'updated_at': 1234567,
+             'created_at': '2026-03-01T11:00:00Z'}, WALL)
+        self.assertEqual(3600.0, task.age)
+        task = ic.TaskView.from_task(
+            {'id': 't', 'updated_at': '', 'created_at': True}, WALL)
+        self.assertIsNone(task.age)
