@@ -21,6 +21,10 @@
 # NOVA_STACK_PORT_BASE (default 17000), NOVA_SERIES_TREE (another patched tree),
 # NOVA_STACK_PYTHON (another interpreter), NOVA_STACK_NO_BUILD=1 (`up` does not
 # rebuild the series first).
+# The stack home is trusted (`down` kills the PIDs recorded there): one that another
+# user owns, could write or could replace is refused before anything reads it; a
+# missing one is made with mode 0711, and one of ours loses group and world read
+# and write (tools/bench/stackhome.py).
 #   up           build the series, start the stack (cleans what a crashed run left
 #                first); says so if already up
 #   down         stop everything recorded, remove the run dir; fails if anything is left
@@ -29,6 +33,9 @@
 #   check-clean  exit 1 if a process, libvirt object or directory of the stack remains
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+NOVA_STACK_HOME=${NOVA_STACK_HOME:-$TOP/.stack}
+case $NOVA_STACK_HOME in /*) ;; *) NOVA_STACK_HOME=$PWD/$NOVA_STACK_HOME ;; esac
+export NOVA_STACK_HOME
 cd "$TOP"
 TREE=${NOVA_SERIES_TREE:-$TOP/.stack/series/nova}
 PY=${NOVA_STACK_PYTHON:-$TOP/.stack/venv/nova/bin/python}
@@ -36,6 +43,7 @@ if [ ! -x "$PY" ]; then
   echo "stack: $PY is missing; run tools/install.sh first" >&2
   exit 2
 fi
+"$PY" tools/bench/stackhome.py --create --private --for stack "$NOVA_STACK_HOME" || exit 2
 if [ "${1:-}" = up ] && [ -z "${NOVA_SERIES_TREE:-}" ] \
    && [ "${NOVA_STACK_NO_BUILD:-0}" != 1 ] && [ -x tools/series.sh ]; then
   tools/series.sh build >&2

@@ -12,19 +12,24 @@
 
 """Refuse a stack home that someone else could have prepared.
 
-The benchmark runs as root and trusts its stack home: the PIDs recorded there are
-killed and the libvirt objects of its prefix undefined. A home that another user
-owns or can write to (a predictable path under /tmp, made before the run) would let
-that user choose what root kills. So the home must be a real directory (not a
-symbolic link) owned by the user running the benchmark, writable by nobody else,
-and each directory above it must be writable only by its owner (or sticky, as /tmp
-is) and owned by root, that user or the owner of this repository (whose scripts
-run anyway).
+``tools/stack.sh`` and the benchmark run as root and trust their stack home: the
+PIDs recorded there are killed and the libvirt objects of its prefix undefined. A
+home that another user owns or can write to (a predictable path under /tmp, made
+before the run) would let that user choose what root kills. So the home must be a
+real directory (not a symbolic link) owned by the user running the tool, writable
+by nobody else, and each directory above it must be writable only by its owner (or
+sticky, as /tmp is) and owned by root, that user or the owner of this repository
+(whose scripts run anyway).
 
-Standard library only: ``run.sh`` runs it before anything else, and ``bench.py``
-and both drivers (``common.stack_state``) check the home they are given again.
+A home is made, and with ``--private`` an existing home of ours is set, to mode
+0711: nobody else may list or write it, and the stack's PostgreSQL, which runs as
+its own user, can still reach its data directory below (0700 would lock it out).
+The stack's secrets are files of mode 0600 of their own.
 
-    python3 tools/bench/stackhome.py [--create] PATH
+Standard library only: ``stack.sh`` and ``run.sh`` run it before anything else, and
+``bench.py`` checks the home it is given again.
+
+    python3 tools/bench/stackhome.py [--create] [--private] [--for stack|bench] PATH
 """
 
 import argparse
@@ -83,6 +88,14 @@ def check(path, euid=None, trusted_uids=None):
         parent = os.path.dirname(parent)
 
 
+PRIVATE_MODE = 0o711
+# Who refuses a home, and the home it uses when NOVA_STACK_HOME is unset.
+TOOLS = {
+    'bench': ('bench', 'The benchmark', '<repo>/.stack/bench-stack'),
+    'stack': ('stack', 'tools/stack.sh', '<repo>/.stack'),
+}
+
+
 def create(path):
     """Make ``path`` (mode 0711) if it does not exist; its parent must.
 
@@ -90,16 +103,33 @@ def create(path):
     directory below; nobody else may list or write the home.
     """
     try:
-        os.mkdir(path, 0o711)
+        os.mkdir(path, PRIVATE_MODE)
     except (FileExistsError, FileNotFoundError):
         pass  # check() says what is wrong with it
 
 
-def message(path, error):
-    return ('bench: refusing NOVA_STACK_HOME=%s: %s. The benchmark runs as %s and '
-            'kills the PIDs recorded there; use a directory of yours with mode 0711 '
-            'that only you can replace, or leave NOVA_STACK_HOME unset for '
-            '<repo>/.stack/bench-stack.' % (path, error, _who(os.geteuid())))
+def make_private(path):
+    """Take group and world read and write off a home that check() accepted.
+
+    A home made by ``mkdir -p`` (mode 0755, as tools/install.sh and
+    tools/run-tests.sh make the default one) is ours and safe to trust, but
+    others could list it. Returns the mode it had when it changed, else None.
+    """
+    mode = stat.S_IMODE(os.lstat(path).st_mode)
+    private = mode & ~(stat.S_IRWXG | stat.S_IRWXO) | (
+        mode & (stat.S_IXGRP | stat.S_IXOTH))
+    if private == mode:
+        return None
+    os.chmod(path, private)
+    return mode
+
+
+def message(path, error, tool='bench'):
+    name, who, default = TOOLS[tool]
+    return ('%s: refusing NOVA_STACK_HOME=%s: %s. %s runs as %s and kills the '
+            'PIDs recorded there; use a directory of yours with mode 0711 that '
+            'only you can replace, or leave NOVA_STACK_HOME unset for %s.'
+            % (name, path, error, who, _who(os.geteuid()), default))
 
 
 def check_or_exit(path):
@@ -113,6 +143,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--create', action='store_true',
                    help='make the directory (mode 0711) if it does not exist')
+    p.add_argument('--private', action='store_true',
+                   help='take group and world read and write off the home')
+    p.add_argument('--for', dest='tool', choices=sorted(TOOLS), default='bench',
+                   help='whose home it is (for the message)')
     p.add_argument('path')
     args = p.parse_args(argv)
     if args.create:
@@ -120,8 +154,14 @@ def main(argv=None):
     try:
         check(args.path)
     except UnsafeStackHome as e:
-        print(message(args.path, e), file=sys.stderr)
+        print(message(args.path, e, args.tool), file=sys.stderr)
         return 2
+    if args.private:
+        was = make_private(args.path)
+        if was is not None:
+            print('%s: NOVA_STACK_HOME=%s was mode %04o, now %04o' % (
+                TOOLS[args.tool][0], args.path, was,
+                stat.S_IMODE(os.lstat(args.path).st_mode)), file=sys.stderr)
     return 0
 
 

@@ -10,10 +10,11 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The benchmark refuses a stack home someone else could have prepared.
+"""The benchmark and tools/stack.sh refuse a stack home someone else could have
+prepared.
 
-Needs no stack and starts nothing: the run.sh test runs only the part of
-``tools/bench/run.sh`` up to its stack home check. Run from this directory::
+Needs no stack and starts nothing: the run.sh and stack.sh tests run only the part
+of each script up to its stack home check. Run from this directory::
 
     cd tools/tests && ../../.stack/venv/nova/bin/python -m unittest test_bench_stackhome
 """
@@ -32,6 +33,10 @@ import stackhome  # noqa: E402
 
 RUN_SH = os.path.join(TOP, 'tools', 'bench', 'run.sh')
 CHECK_LINE = 'tools/bench/stackhome.py --create "$NOVA_STACK_HOME" || exit 2'
+STACK_SH = os.path.join(TOP, 'tools', 'stack.sh')
+STACK_CHECK_LINE = ('tools/bench/stackhome.py --create --private --for stack '
+                    '"$NOVA_STACK_HOME" || exit 2')
+VENV_PY = os.path.join(TOP, '.stack', 'venv', 'nova', 'bin', 'python')
 
 
 class StackHomeTestCase(testtools.TestCase):
@@ -121,6 +126,111 @@ class StackHomeTestCase(testtools.TestCase):
         self.assertEqual(0o777, stat.S_IMODE(os.stat(self.home).st_mode))
 
 
+class PrivateTestCase(StackHomeTestCase):
+    """--private: a home of ours loses group and world read and write."""
+
+    def test_readable_home_made_private(self):
+        os.chmod(self.home, 0o755)
+        self.assertEqual(0, stackhome.main(['--private', self.home]))
+        self.assertEqual(0o711, stat.S_IMODE(os.lstat(self.home).st_mode))
+
+    def test_private_home_left_alone(self):
+        for mode in (0o700, 0o711):
+            os.chmod(self.home, mode)
+            self.assertIsNone(stackhome.make_private(self.home))
+            self.assertEqual(mode, stat.S_IMODE(os.lstat(self.home).st_mode))
+
+    def test_only_read_and_write_are_taken(self):
+        os.chmod(self.home, 0o754)
+        self.assertEqual(0o754, stackhome.make_private(self.home))
+        self.assertEqual(0o710, stat.S_IMODE(os.lstat(self.home).st_mode))
+
+    def test_unsafe_home_refused_not_mended(self):
+        os.chmod(self.home, 0o777)
+        self.assertEqual(2, stackhome.main(['--private', self.home]))
+        self.assertEqual(0o777, stat.S_IMODE(os.lstat(self.home).st_mode))
+
+    def test_stack_message_names_the_stack(self):
+        msg = stackhome.message(self.home, 'why', tool='stack')
+        self.assertTrue(msg.startswith('stack: refusing NOVA_STACK_HOME=%s: why.'
+                                       % self.home), msg)
+        self.assertIn('tools/stack.sh runs as', msg)
+        self.assertIn('leave NOVA_STACK_HOME unset for <repo>/.stack.', msg)
+
+
+class StackShTestCase(testtools.TestCase):
+    """tools/stack.sh checks its home before it builds, reads or kills anything."""
+
+    def setUp(self):
+        super().setUp()
+        with open(STACK_SH) as f:
+            text = f.read()
+        self.assertEqual(1, text.count(STACK_CHECK_LINE))
+        self.head = text[:text.index(STACK_CHECK_LINE) + len(STACK_CHECK_LINE)]
+        self.tmp = tempfile.mkdtemp(prefix='test-stackhome-')
+        self.addCleanup(subprocess.run, ['rm', '-rf', self.tmp], check=True)
+
+    def test_check_comes_before_anything_else(self):
+        body = self.head.split('\nset -euo pipefail', 1)[1]
+        for later in ('series.sh', 'exec ', 'nova.tests.live', 'rm '):
+            self.assertNotIn(later, body)
+
+    def _run_head(self, home, cwd=None):
+        if not os.access(VENV_PY, os.X_OK):
+            self.skipTest('no nova venv; run tools/install.sh')
+        env = dict(os.environ)
+        env.pop('NOVA_STACK_HOME', None)
+        if home is not None:
+            env['NOVA_STACK_HOME'] = home
+        # $0 is stack.sh so that TOP is this repository; only the head runs.
+        return subprocess.run(
+            ['bash', '-c', self.head + '\necho "home ok: $NOVA_STACK_HOME"',
+             STACK_SH], env=env, capture_output=True, text=True,
+            cwd=cwd or self.tmp)
+
+    def test_refuses_a_world_writable_home(self):
+        home = os.path.join(self.tmp, 'home')
+        os.mkdir(home)
+        os.chmod(home, 0o777)
+        proc = self._run_head(home)
+        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('stack: refusing NOVA_STACK_HOME=%s' % home, proc.stderr)
+        self.assertNotIn('home ok', proc.stdout)
+
+    def test_refuses_a_symlink(self):
+        os.mkdir(os.path.join(self.tmp, 'real'), 0o711)
+        link = os.path.join(self.tmp, 'link')
+        os.symlink(os.path.join(self.tmp, 'real'), link)
+        proc = self._run_head(link)
+        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('symbolic link', proc.stderr)
+
+    def test_makes_a_missing_home_private(self):
+        home = os.path.join(self.tmp, 'new')
+        proc = self._run_head(home)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('home ok: %s' % home, proc.stdout)
+        self.assertEqual(0o711, stat.S_IMODE(os.lstat(home).st_mode))
+
+    def test_makes_a_readable_home_private(self):
+        home = os.path.join(self.tmp, 'home')
+        os.mkdir(home, 0o755)
+        os.chmod(home, 0o755)
+        proc = self._run_head(home)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('was mode 0755, now 0711', proc.stderr)
+        self.assertEqual(0o711, stat.S_IMODE(os.lstat(home).st_mode))
+
+    def test_relative_home_is_taken_from_the_callers_directory(self):
+        proc = self._run_head('rel')
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('home ok: %s/rel' % self.tmp, proc.stdout)
+        self.assertTrue(os.path.isdir(os.path.join(self.tmp, 'rel')))
+
+    def test_default_home_is_the_repositorys_stack(self):
+        self.assertIn('NOVA_STACK_HOME=${NOVA_STACK_HOME:-$TOP/.stack}', self.head)
+
+
 class RunShTestCase(testtools.TestCase):
     """run.sh checks the home before it reads, starts or kills anything."""
 
@@ -151,7 +261,7 @@ class RunShTestCase(testtools.TestCase):
 
     def test_run_sh_refuses_a_world_writable_home(self):
         tmp = tempfile.mkdtemp(prefix='test-stackhome-')
-        self.addCleanup(os.rmdir, tmp)
+        self.addCleanup(subprocess.run, ['rm', '-rf', tmp], check=True)
         os.chmod(tmp, 0o777)
         proc = self._run_head(tmp)
         self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
@@ -160,7 +270,7 @@ class RunShTestCase(testtools.TestCase):
 
     def test_run_sh_accepts_a_private_home(self):
         tmp = tempfile.mkdtemp(prefix='test-stackhome-')
-        self.addCleanup(os.rmdir, tmp)
+        self.addCleanup(subprocess.run, ['rm', '-rf', tmp], check=True)
         proc = self._run_head(tmp)
         self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
         self.assertIn('home ok: %s' % tmp, proc.stdout)
