@@ -214,3 +214,88 @@ class TestTasks(test.NoDBTestCase):
         task = ic.TaskView.from_task(
             {'id': 't', 'updated_at': '', 'created_at': True}, WALL)
         self.assertIsNone(task.age)
+
+
+class TestReferencesInMessages(test.NoDBTestCase):
+    """An invalid image reference is shown printable, short and quoted."""
+
+    def shown(self, ref):
+        e = self.assertRaises(ic.InvalidImageReference, ic.image_id_of, ref)
+        return str(e).split(' is neither')[0][len('Image reference '):]
+
+    def test_unprintable_characters(self):
+        self.assertEqual("'rbd://a?b'", self.shown('rbd://a\x00b'))
+        self.assertEqual("'not?an?id'", self.shown('not\nan\tid'))
+
+    def test_length(self):
+        self.assertEqual(repr('x' * 100), self.shown('x' * 100))
+        self.assertEqual(repr('x' * 100 + '...'), self.shown('x' * 101))
+        self.assertEqual(repr('x' * 100 + '...'), self.shown('x' * 150))
+
+    def test_not_a_string(self):
+        self.assertEqual("'<int>'", self.shown(42))
+        self.assertEqual("'<NoneType>'", self.shown(None))
+
+    def test_urls(self):
+        self.assertEqual(IMG, ic.image_id_of(
+            'https://glance.example/v2/images/%s/' % IMG))
+        self.assertEqual("'http://glance.example'",
+                         self.shown('http://glance.example'))
+        self.assertEqual("'file:///%s'" % IMG, self.shown('file:///' + IMG))
+
+
+class TestReadChecks(test.NoDBTestCase):
+
+    def test_not_a_record(self):
+        e = self.assertRaises(
+            ic.glance_multistore.GlanceUnexpectedAnswer,
+            ic.check_read_image, ['<html>'], IMG)
+        self.assertIn("answer to show for image %s" % IMG, str(e))
+        self.assertIn('not an image record (list)', str(e))
+
+    def test_another_image(self):
+        e = self.assertRaises(
+            ic.glance_multistore.GlanceUnexpectedAnswer,
+            ic.check_read_image, {'id': OTHER}, IMG)
+        self.assertIn("answer to show for image %s" % IMG, str(e))
+        self.assertIn("another image, '%s'" % OTHER, str(e))
+
+    def test_store_url(self):
+        for value in ('rbd://x', None, {'url': 5}, {'url': None}, {}):
+            self.assertEqual('', ic.store_url(value))
+        self.assertEqual('rbd://x', ic.store_url({'url': 'rbd://x'}))
+
+
+class TestUntilDead(test.NoDBTestCase):
+    """A wait never sleeps past the moment the holder would be dead, nor
+    wakes early for a holder that cannot die.
+    """
+
+    def state(self, t0, task, checked_at=None, view_task='task-1'):
+        state = edges.wait_state(t0, stall_timeout=120, max_interval=60,
+                                 polls_without_change=20,
+                                 last_change=t0 - 50, holder=task,
+                                 task_checked_at=(t0 if checked_at is None
+                                                  else checked_at))
+        return state, edges.view(id=IMG, os_glance_import_task=view_task)
+
+    def task(self, age, status='processing'):
+        return ic.TaskView(task_id='task-1', status=status, message='',
+                           updated_at=WALL, age=age)
+
+    def test_wakes_when_the_holder_would_be_dead(self):
+        for t0 in edges.ORIGINS:
+            state, v = self.state(t0, self.task(100))
+            step = ic.decide(state, v, t0)
+            self.assertEqual(ic.Action.WAIT, step.action)
+            self.assertAlmostEqual(20.0, step.delay, delta=0.05)
+            # Read 5 s ago: 5 s older now.
+            step = ic.decide(state, v, t0 + 5)
+            self.assertAlmostEqual(15.0, step.delay, delta=0.05)
+
+    def test_a_finished_holder_cannot_die(self):
+        for t0 in edges.ORIGINS:
+            state, v = self.state(t0, self.task(200, status='success'))
+            step = ic.decide(state, v, t0 + 1)
+            self.assertEqual(ic.Action.WAIT, step.action)
+            self.assertEqual(60.0, step.delay)

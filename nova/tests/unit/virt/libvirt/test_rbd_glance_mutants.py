@@ -393,3 +393,53 @@ class TestClusterReads(base.RbdGlanceTestCase):
     def test_cluster_fsid(self, fsid):
         self.assertIs(fsid.return_value, self.reads.cluster_fsid())
         self.assertEqual((self.driver,), fsid.call_args.args)
+
+
+class TestBootErrorsNameTheImage(base.RbdGlanceTestCase):
+
+    def test_not_ready_record_without_id(self):
+        e = self.assertRaises(image_copy.ImageNotReady, self.clone,
+                              self.backend(NoIdRecord(self.clock,
+                                                      status='queued')))
+        self.assertIn(IMG, str(e))
+
+    def test_file_store_as_target(self):
+        self.flags(images_rbd_glance_store_name='central', group='libvirt')
+        e = self.assertRaises(image_copy.GlanceStoreNotRbd, self.clone,
+                              self.backend(sim.SimGlance(self.clock)))
+        self.assertIn(IMG, str(e))
+        self.assertIn('store central', str(e))
+
+    def test_no_copy_asked_for(self):
+        rbd = self.backend(sim.SimGlance(self.clock))
+        e = self.assertRaises(image_copy.ImageNotCloneable, rbd.clone,
+                              self.context, IMG, copy_to_store=False)
+        msg = str(e)
+        self.assertIn(IMG, msg)
+        self.assertIn(sim.FSID_A, msg)
+        self.assertIn('no copy into [libvirt] images_rbd_glance_store_name '
+                      'was asked for', msg)
+        self.assertEqual(0, self.glance.calls['image_import'])
+
+    def test_no_store_set(self):
+        self.flags(images_rbd_glance_store_name=None, group='libvirt')
+        e = self.assertRaises(image_copy.ImageNotCloneable, self.clone,
+                              self.backend(sim.SimGlance(self.clock)))
+        self.assertIn('images_rbd_glance_store_name is not set', str(e))
+        self.assertIn(sim.FSID_A, str(e))
+
+
+class TestCallTimeouts(base.RbdGlanceTestCase):
+
+    def test_each_call_gets_what_is_left(self):
+        glance = mock.Mock(spec=['read_image'])
+        copier = rbd_glance.GlanceCopy(glance, None, self.clock,
+                                       self.clock.sleep)
+        copier.call('read_image', 'ctx', IMG,
+                    deadline=self.clock() + 0.5)
+        copier.call('read_image', 'ctx', IMG, deadline=self.clock() - 3)
+        copier.call('read_image', 'ctx', IMG)
+        self.assertEqual([mock.call('ctx', IMG, timeout=0.5),
+                          mock.call('ctx', IMG, timeout=0.001),
+                          mock.call('ctx', IMG)],
+                         glance.read_image.call_args_list)
