@@ -19,7 +19,7 @@
 # and see doc/project/testing.rst.
 #
 #   tools/mutation.sh [--rev REV] [--jobs N] [--pytest-arg ARG]...
-#                     [--report-only]
+#                     [--only PATTERN]... [--report-only]
 #
 #   --rev REV      take our files (the series commits' "files") from git
 #                  revision REV instead of the working tree
@@ -27,6 +27,10 @@
 #   --pytest-arg A one more argument for every pytest run (repeatable),
 #                  e.g. --pytest-arg --deselect=<node id> for a test that
 #                  fails on the unmutated code (mutmut needs them all green)
+#   --only PATTERN run only the mutants whose names match PATTERN (fnmatch,
+#                  repeatable), e.g. --only 'nova.image.glance_multistore.*'
+#                  for one file or '*image_copy.x_decide__*' for one
+#                  function; the others show as not checked in the report
 #   --report-only  print the report of the last run again
 #
 # Prints every survivor (a diff, a fingerprint) and the score per file.
@@ -49,26 +53,24 @@ REV=
 JOBS=1
 REPORT_ONLY=
 PYTEST_ARGS=()
+ONLY=()
 CORE=(nova/virt/libvirt/image_copy.py nova/virt/libvirt/rbd_glance.py
       nova/storage/rbd_multistore.py nova/image/glance_multistore.py)
 # The tests each mutant may run (mutmut runs, for each mutant, only those of
-# them that call the mutated function).
-TESTS=(nova/tests/unit/virt/libvirt/test_image_copy.py
-       nova/tests/unit/virt/libvirt/test_image_copy_edges.py
-       nova/tests/unit/virt/libvirt/test_rbd_glance.py
-       nova/tests/unit/virt/libvirt/test_rbd_glance_edges.py
-       nova/tests/unit/storage/test_rbd_multistore.py
-       nova/tests/unit/storage/test_rbd_multistore_edges.py
-       nova/tests/unit/image/test_glance_multistore.py
-       nova/tests/unit/image/test_glance_multistore_edges.py)
+# them that call the mutated function): every test module of the four files.
+TESTS=('nova/tests/unit/virt/libvirt/test_image_copy*.py'
+       'nova/tests/unit/virt/libvirt/test_rbd_glance*.py'
+       'nova/tests/unit/storage/test_rbd_multistore*.py'
+       'nova/tests/unit/image/test_glance_multistore*.py')
 
 while [ $# -gt 0 ]; do
   case $1 in
     --rev) REV=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
     --pytest-arg) PYTEST_ARGS+=("$2"); shift 2 ;;
+    --only) ONLY+=("$2"); shift 2 ;;
     --report-only) REPORT_ONLY=1; shift ;;
-    -h|--help) sed -n '14,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '14,42p' "$0"; exit 0 ;;
     *) echo "mutation: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -123,14 +125,19 @@ lay_tree() {
   # What is not mutated (log statements, prose, functions outside the
   # decision core): see tools/mutation/scope.py.
   (cd "$TREE" && /usr/bin/python3 "$TOP/tools/mutation/scope.py" "${CORE[@]}")
-  local tests=() t
-  for t in "${TESTS[@]}"; do [ -f "$TREE/$t" ] && tests+=("$t"); done
+  local tests=() t m
+  for t in "${TESTS[@]}"; do
+    # The globs expand in the private tree (the series' test modules).
+    for m in $(cd "$TREE" && ls $t 2>/dev/null); do tests+=("$m"); done
+  done
   {
     echo
     echo "[mutmut]"
     echo "source_paths = nova"
     echo "only_mutate ="
     printf '    %s\n' "${CORE[@]}"
+    echo "do_not_mutate_patterns ="
+    echo "    no mutate, log only\$"
     echo "also_copy ="
     echo "    conftest.py"
     echo "pytest_add_cli_args_test_selection ="
@@ -148,7 +155,8 @@ if [ -z "$REPORT_ONLY" ]; then
   lay_tree
   echo "mutation: mutmut run in $TREE (${JOBS} worker(s))"
   start=$(date +%s)
-  (cd "$TREE" && "$VENV/bin/mutmut" run --max-children "$JOBS") \
+  (cd "$TREE" && "$VENV/bin/mutmut" run --max-children "$JOBS" \
+     ${ONLY[@]+"${ONLY[@]}"}) \
     > "$WORK/mutmut.log" 2>&1 || {
       tail -40 "$WORK/mutmut.log" >&2
       echo "mutation: mutmut failed; log: $WORK/mutmut.log" >&2

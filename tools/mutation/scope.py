@@ -21,7 +21,11 @@ comment (mutmut's) is appended to every line of:
   error texts; the tests check the words an operator acts on, mutating
   every word would drown the decisions in message-only survivors);
 * the functions in SKIP (per file): Ceph and credential plumbing, Glance
-  clients, reason texts and precaching, outside the decision core.
+  clients, reason texts and precaching, outside the decision core. Their
+  header line gets ``# pragma: no mutate block`` too: mutmut 3 reads a
+  comment that ends a multi-line statement as a mark of the statement's
+  first line only, so a line-by-line mark leaves the statement's last line
+  mutated; ``block`` leaves the whole function alone.
 """
 
 import ast
@@ -30,6 +34,12 @@ import sys
 import tokenize
 
 PRAGMA = '  # pragma: no mutate'
+BLOCK = '  # pragma: no mutate block'
+# A log statement's lines: tools/mutation.sh gives mutmut the pattern
+# LOG_ONLY_PATTERN (do_not_mutate_patterns), which leaves alone every
+# expression that starts on such a line, its last line included.
+LOG_ONLY = '  # pragma: no mutate, log only'
+LOG_ONLY_PATTERN = 'no mutate, log only$'
 SKIP = {
     # Everything but location parsing.
     'rbd_multistore.py': {
@@ -51,24 +61,44 @@ SKIP = {
 }
 
 
+def _header_end(source, node):
+    """The line of the colon that ends a function's signature."""
+    depth = 0
+    lines = source.splitlines(keepends=True)[node.lineno - 1:]
+    for tok in tokenize.generate_tokens(iter(lines).__next__):
+        if tok.type == tokenize.OP and tok.string in '([{':
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ')]}':
+            depth -= 1
+        elif tok.type == tokenize.OP and tok.string == ':' and not depth:
+            return node.lineno + tok.start[0] - 1
+    return node.lineno
+
+
 def _skipped_lines(source, skip=()):
+    """(lines to mark, header lines of the functions left alone, lines of
+    log statements).
+    """
     lines = set()
+    headers = set()
+    logs = set()
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if node.name in skip:
                 lines.update(range(node.lineno, node.end_lineno + 1))
+                headers.add(_header_end(source, node))
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             func = node.value.func
             if (isinstance(func, ast.Attribute) and
                     isinstance(func.value, ast.Name) and
                     func.value.id == 'LOG'):
-                lines.update(range(node.lineno, node.end_lineno + 1))
+                logs.update(range(node.lineno, node.end_lineno + 1))
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type == tokenize.STRING and ' ' in tok.string:
             if tok.start[0] == tok.end[0]:
                 lines.add(tok.start[0])
-    return lines
+    return lines, headers, logs
 
 
 def _commentable(source):
@@ -85,10 +115,17 @@ def main(paths):
         with open(path) as f:
             source = f.read()
         names = SKIP.get(path.rpartition('/')[2], ())
-        skip = _skipped_lines(source, names) & _commentable(source)
+        lines, headers, logs = _skipped_lines(source, names)
+        commentable = _commentable(source)
+        skip = lines & commentable
+        logs &= commentable
         out = []
         for number, line in enumerate(source.splitlines(), 1):
-            if number in skip and line.strip() and '#' not in line:
+            if number in headers and '#' not in line:
+                line += BLOCK
+            elif number in logs and line.strip() and '#' not in line:
+                line += LOG_ONLY
+            elif number in skip and line.strip() and '#' not in line:
                 line += PRAGMA
             out.append(line)
         with open(path, 'w') as f:
