@@ -42,6 +42,14 @@ class GlanceApiTest(base.LiveTestCase):
         self.use_compute('compute-a',
                          glance=dict(glance_opts, copy_credentials=copy_credentials))
 
+    def use_user_token_alone(self):
+        """The user's token without Nova's service token: the stack's Glance
+        policy (the admin guide's) lets a user's request that carries Nova's
+        service token copy and read locations, not the user alone.
+        """
+        self.use_compute('compute-a', glance={'copy_credentials': 'user'},
+                         service_user={'send_service_user_token': False})
+
     def wait_copied(self, image_id, store):
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -114,7 +122,7 @@ class GlanceApiTest(base.LiveTestCase):
         self.assertRaises(exception.ImageNotFound, self.api.get, self.demo, MISSING)
 
     def test_member_with_user_credentials_is_not_authorized(self):
-        self.use(copy_credentials='user')
+        self.use_user_token_alone()
         image_id, _data = self.upload(size=MIB)
         e = self.assertRaises(glance_multistore.ImageCopyNotAuthorized,
                               self.api.image_import, self.demo, image_id,
@@ -146,7 +154,7 @@ class GlanceApiTest(base.LiveTestCase):
     def test_locations_hidden_from_a_member(self):
         # show_multiple_locations and show_image_direct_url are off (the safe
         # setting): a member sees no location, and that is not an error.
-        self.use(copy_credentials='user')
+        self.use_user_token_alone()
         image_id, _data = self.upload(size=MIB, store='site_a')
         self.assertEqual([], self.api.get_image_locations(self.demo, image_id))
 
