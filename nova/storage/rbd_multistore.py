@@ -31,6 +31,8 @@ connection handling they use as they are.
 """
 
 import dataclasses
+import errno
+import math
 import re
 import time
 import urllib.parse
@@ -61,6 +63,12 @@ CLONEABLE_FORMATS = ('raw', 'iso')
 
 _PARTS = ('fsid', 'pool', 'image', 'snapshot')
 _UNPRINTABLE = re.compile(r'[\s\x00-\x1f\x7f]')
+
+
+class CephTimedOut(exception.StorageError):
+    """A read of this cluster got no answer within its timeout: a monitor
+    or an OSD is down or stopped answering.
+    """
 
 
 class InvalidRbdLocation(exception.ImageUnacceptable):
@@ -186,22 +194,25 @@ class _Reader(object):
     """Upstream's driver, connected for reads with bounded operations.
 
     Stands in for the driver in upstream's ``RADOSClient`` and
-    ``RBDVolumeProxy``, which use only these two methods.
+    ``RBDVolumeProxy``, which use only these two methods. ``timeout``
+    (seconds, optional) shortens both bounds, the monitor connect's
+    (``rbd_connect_timeout``) and every operation's (READ_OP_TIMEOUT).
     """
 
-    def __init__(self, driver):
+    def __init__(self, driver, timeout=None):
         self.driver = driver
+        self.connect_timeout = _bounded(driver.rbd_connect_timeout, timeout)
+        self.op_timeout = _bounded(READ_OP_TIMEOUT, timeout)
 
     def _connect_to_rados(self, pool=None):
         driver = self.driver
-        timeout = driver.rbd_connect_timeout
         client = rbd_utils.rados.Rados(
             rados_id=driver.rbd_user, conffile=driver.ceph_conf,
-            conf={'client_mount_timeout': str(timeout),
-                  'rados_mon_op_timeout': str(READ_OP_TIMEOUT),
-                  'rados_osd_op_timeout': str(READ_OP_TIMEOUT)})
+            conf={'client_mount_timeout': str(self.connect_timeout),
+                  'rados_mon_op_timeout': str(self.op_timeout),
+                  'rados_osd_op_timeout': str(self.op_timeout)})
         try:
-            client.connect(timeout=timeout)
+            client.connect(timeout=self.connect_timeout)
             return client, client.open_ioctx(str(pool or driver.pool))
         except rbd_utils.rados.Error:
             client.shutdown()
@@ -209,6 +220,16 @@ class _Reader(object):
 
     def _disconnect_from_rados(self, client, ioctx):
         self.driver._disconnect_from_rados(client, ioctx)
+
+
+def _bounded(limit, timeout):
+    """``limit`` seconds, or ``timeout`` if it is shorter: whole seconds,
+    at least 1 (librados takes 0 for no timeout at all).
+    """
+    if timeout is None:
+        return limit
+    bound = max(1, int(math.ceil(timeout)))
+    return min(limit, bound) if limit > 0 else bound
 
 
 # --- reasons ---------------------------------------------------------------
@@ -226,22 +247,40 @@ def _conf_name(driver):
     return driver.ceph_conf or _('the default ceph.conf')
 
 
-def _storage_error(driver, error, pool):
-    """A ``rados``/``rbd`` binding error as a StorageError."""
-    return exception.StorageError(reason=_ceph_reason(driver, error, pool))
+def _storage_error(driver, error, pool, reader=None):
+    """A ``rados``/``rbd`` binding error as a StorageError (CephTimedOut
+    when Ceph did not answer in time).
+    """
+    reason = _ceph_reason(driver, error, pool, reader)
+    if _timed_out(error):
+        return CephTimedOut(reason=reason)
+    return exception.StorageError(reason=reason)
 
 
-def _ceph_reason(driver, error, pool):
+def _timed_out(error):
+    return (isinstance(error, rbd_utils.rados.TimedOut) or
+            getattr(error, 'errno', None) == errno.ETIMEDOUT)
+
+
+def _ceph_reason(driver, error, pool, reader=None):
     """What a ``rados``/``rbd`` binding error means, and what to check."""
     rados = rbd_utils.rados
+    reader = reader or _Reader(driver)
     details = {'conf': _conf_name(driver), 'user': _user_name(driver),
-               'pool': pool, 'timeout': driver.rbd_connect_timeout,
-               'error': _describe(error)}
+               'pool': pool, 'timeout': reader.connect_timeout,
+               'op_timeout': reader.op_timeout, 'error': _describe(error)}
     if isinstance(error, rados.TimedOut):
         reason = _('no Ceph monitor answered %(user)s within %(timeout)s '
                    's: check mon_host in %(conf)s and that the cluster '
                    'is up ([libvirt] rbd_connect_timeout bounds this '
                    'wait)') % details
+    elif _timed_out(error):
+        # librbd's ETIMEDOUT: rados_osd_op_timeout ran out.
+        reason = _('Ceph did not complete a read of pool %(pool)s for '
+                   '%(user)s within %(op_timeout)s s: an OSD of that pool '
+                   'is down or stopped answering (see "ceph health '
+                   'detail" and "ceph osd stat" for the cluster of '
+                   '%(conf)s)') % details
     elif isinstance(error, (rados.PermissionError,
                             rados.PermissionDeniedError)):
         reason = _('the Ceph monitors refused %(user)s: check its keyring '
@@ -259,23 +298,24 @@ def _ceph_reason(driver, error, pool):
     return reason
 
 
-def cluster_fsid(driver):
+def cluster_fsid(driver, timeout=None):
     """The fsid of ``driver``'s cluster, lower-cased.
 
     A connection failure is a :class:`nova.exception.StorageError` that
-    says what to check.
+    says what to check. ``timeout`` shortens the connect's bound.
     """
+    reader = _Reader(driver, timeout)
     try:
-        with rbd_utils.RADOSClient(_Reader(driver)) as client:
+        with rbd_utils.RADOSClient(reader) as client:
             return encodeutils.safe_decode(
                 client.cluster.get_fsid()).lower()
     except rbd_utils.rados.Error as e:
-        raise _storage_error(driver, e, driver.pool)
+        raise _storage_error(driver, e, driver.pool, reader)
 
 
 # --- clone decisions -------------------------------------------------------
 
-def why_not_cloneable(driver, location, image_meta):
+def why_not_cloneable(driver, location, image_meta, timeout=None):
     """None when ``location`` can be cloned by ``driver``, else why not.
 
     ``location`` is a Glance location dict, a url or an
@@ -283,28 +323,29 @@ def why_not_cloneable(driver, location, image_meta):
     ``ImageMeta``. The reason says what the operator can change (upstream's
     ``RBDDriver.is_cloneable`` answers only yes or no). Failing to reach
     this host's own cluster is no reason: it raises
-    :class:`nova.exception.StorageError`.
+    :class:`nova.exception.StorageError`. ``timeout`` (seconds) shortens
+    the bound of each Ceph operation.
     """
     try:
         loc = as_location(location)
     except InvalidRbdLocation as e:
         reason = e.format_message()
     else:
-        reason = _why_not_cloneable(driver, loc, image_meta)
+        reason = _why_not_cloneable(driver, loc, image_meta, timeout)
     if reason:
         LOG.debug('Cannot clone %(location)s: %(reason)s',
                   {'location': _shown(_url_of(location)), 'reason': reason})
     return reason
 
 
-def _why_not_cloneable(driver, loc, image_meta):
+def _why_not_cloneable(driver, loc, image_meta, timeout):
     disk_format = _meta_get(image_meta, 'disk_format')
     if disk_format not in CLONEABLE_FORMATS:
         return _('its disk_format is %s and only raw (or iso) images can be '
                  'cloned: upload the image as raw (or have Glance convert '
                  'it on import with its image_conversion plugin)'
                  ) % (disk_format or _('unknown'))
-    fsid = cluster_fsid(driver)
+    fsid = cluster_fsid(driver, timeout)
     if loc.fsid != fsid:
         return _('it is in Ceph cluster %(theirs)s but this host uses '
                  'cluster %(ours)s (%(conf)s): Nova needs a copy in a '
@@ -313,8 +354,9 @@ def _why_not_cloneable(driver, loc, image_meta):
                      'theirs': loc.fsid, 'ours': fsid,
                      'conf': _conf_name(driver)}
     rados, rbd = rbd_utils.rados, rbd_utils.rbd
+    reader = _Reader(driver, timeout)
     try:
-        with rbd_utils.RBDVolumeProxy(_Reader(driver), loc.image,
+        with rbd_utils.RBDVolumeProxy(reader, loc.image,
                                       pool=loc.pool, read_only=True) as vol:
             snapshots = {s['name'] for s in vol.list_snaps()}
             if loc.snapshot not in snapshots:
@@ -340,14 +382,15 @@ def _why_not_cloneable(driver, loc, image_meta):
         if isinstance(e, rados.Error) and not isinstance(
                 e, rados.ObjectNotFound):
             # Not about this location: the cluster itself is unreachable.
-            raise _storage_error(driver, e, loc.pool)
-        return _ceph_reason(driver, e, loc.pool)
+            raise _storage_error(driver, e, loc.pool, reader)
+        return _ceph_reason(driver, e, loc.pool, reader)
     return None
 
 
 # --- watching a copy -------------------------------------------------------
 
-def copy_progress(driver, pool, name, snapshot=GLANCE_SNAPSHOT, cache=None):
+def copy_progress(driver, pool, name, snapshot=GLANCE_SNAPSHOT, cache=None,
+                  timeout=None):
     """How far an image being written as ``pool/name`` has got.
 
     Glance's rbd store creates ``<pool>/<image_id>`` at its full size,
@@ -359,11 +402,14 @@ def copy_progress(driver, pool, name, snapshot=GLANCE_SNAPSHOT, cache=None):
     ``cache`` is a dict the caller keeps between calls: with it, the
     written bytes of one image are counted at most every
     ``WRITTEN_REFRESH_SECONDS`` (counting walks the image's objects).
+    ``timeout`` (seconds) shortens the bound of each Ceph operation: a
+    read that gets no answer in time is a :class:`CephTimedOut`.
     """
     cache = {} if cache is None else cache
     key = (pool, name)
+    reader = _Reader(driver, timeout)
     try:
-        with rbd_utils.RBDVolumeProxy(_Reader(driver), name, pool=pool,
+        with rbd_utils.RBDVolumeProxy(reader, name, pool=pool,
                                       read_only=True) as vol:
             size = vol.size()
             protected = (
@@ -375,7 +421,7 @@ def copy_progress(driver, pool, name, snapshot=GLANCE_SNAPSHOT, cache=None):
         cache.pop(key, None)
         return CopyProgress(exists=False)
     except (rbd_utils.rados.Error, rbd_utils.rbd.Error) as e:
-        raise _storage_error(driver, e, pool)
+        raise _storage_error(driver, e, pool, reader)
     return CopyProgress(exists=True, written_bytes=written,
                         snapshot_protected=protected, size=size)
 

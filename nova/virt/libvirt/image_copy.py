@@ -70,6 +70,7 @@ CLONEABLE_FORMATS = rbd_multistore.CLONEABLE_FORMATS
 FIRST_POLL = 0.25
 FIRST_POLL_WATCHED = 1.0
 POLL_GROWTH = 1.5
+POLL_GROWTH_CAP = 64
 # Gap between location reads once the local pool shows the copy complete
 # but Glance has not registered the location yet (a few ms to a few hundred
 # ms), and how many such reads to make before reading the whole image again.
@@ -97,10 +98,18 @@ TRANSIENT_BACKOFF_BASE = 0.5
 # While an import task holds the image and nothing moves, its record is read
 # at most this often (its updated_at tells a live task from a dead one).
 TASK_CHECK_INTERVAL = 10.0
+# Glance sets an image's import lock before it records the lock's task: an
+# API worker that dies in between (a restart, a crash) leaves a lock whose
+# task does not exist, which Glance drops at the next import request. A
+# lock whose task the tasks list has not shown for this long is asked
+# past (a 409 backs off as any other).
+UNLISTED_GRACE = TASK_CHECK_INTERVAL
 # A task older than the stall timeout is dead only once nothing changed in
 # Glance or the pool for this long (or the stall timeout, if shorter) under
 # this boot's own eyes: a later boot finds a dead task within this time.
 QUIET_CONFIRM = 10.0
+# How far past the moment a task would be found dead the wait sleeps to it.
+DEAD_MARGIN = 0.01
 # Statuses of an import task that has ended.
 FINISHED_TASK = ('failure', 'success')
 # Glance (33) breaks an import lock whose task was last updated this long
@@ -172,6 +181,23 @@ class ImageCopyStalled(exception.ImageUnacceptable):
                 "again after that time, or boot an image that is already in "
                 "store %(store)s. Look for the task id in the Glance API "
                 "logs to see why its worker stopped.")
+
+
+class ImageCopyStuckInCeph(ImageCopyStalled):
+    msg_fmt = _("The copy of image %(image_id)s to Glance store %(store)s is "
+                "not moving: Glance import task %(task_id)s (%(status)s) was "
+                "last updated %(age)d s ago, nothing changed in Glance for "
+                "%(quiet)d s, and this host cannot read the store's pool "
+                "either (%(pool_error)s). The store's Ceph cluster has most "
+                "likely stopped answering and Glance's copy waits for it: "
+                "check the cluster (ceph health detail, ceph osd stat). Once "
+                "it answers, the copy goes on and a later boot clones it. If "
+                "Glance's worker died meanwhile, Glance refuses every import "
+                "of this image until it releases the image's import lock at "
+                "%(release_at)s (%(ttl)d minutes after the task's last "
+                "update; about %(release_in)d minutes from now). Nova "
+                "downloads the image instead unless [workarounds] "
+                "never_download_image_if_on_rbd is set.")
 
 
 class ImageDeletedDuringCopy(exception.ImageUnacceptable):
@@ -540,6 +566,10 @@ class WaitState:
     pool_seen: bool = False
     pool_vanished: bool = False
     pool_complete: bool = False
+    # Why the pool could not be read (it is then not watched any more), and
+    # whether Ceph did not answer in time.
+    pool_error: str = ''
+    pool_timed_out: bool = False
     # Location-only reads since the pool showed the copy complete, and
     # whether one was made since the image was last read.
     confirm_polls: int = 0
@@ -549,6 +579,8 @@ class WaitState:
     # When the task holding the image was last read, and what it showed.
     task_checked_at: float = None
     holder: TaskView = None
+    # (task id, since when) of a lock whose task the tasks list lacks.
+    unlisted: tuple = ()
     # 409s (another import holds the image) in answer to our requests.
     conflicts: int = 0
     # Transient Glance faults: in a row (for the backoff), in all, the last.
@@ -580,13 +612,19 @@ def new_wait_state(store, now, timeout, retries, max_interval=15.0,
                      stall_warned_at=now)
 
 
-def observe(state, view, now, task=None):
+def observe(state, view, now, task=None, holder_listed=None):
     """Fold one read of the image into the wait state.
 
     ``task`` is the newest import task (only fetched when our store is
-    marked failed).
+    marked failed); ``holder_listed`` whether the tasks read with it list
+    the task that holds the image (None: they were not read).
     """
     changes = {'pool_vanished': False, 'view_stale': False}
+    if not view.task_id or holder_listed:
+        changes['unlisted'] = ()
+    elif holder_listed is False and (not state.unlisted or
+                                     state.unlisted[0] != view.task_id):
+        changes['unlisted'] = (view.task_id, now)
     since = dict(state.importing_since)
     for store in view.importing:
         since.setdefault(store, now)
@@ -653,10 +691,15 @@ def observe_locations(state):
                                view_stale=True)
 
 
-def pool_unwatchable(state):
-    """The pool cannot be read: Glance alone tells how the copy goes."""
+def pool_unwatchable(state, reason='', timed_out=False):
+    """The pool cannot be read: Glance alone tells how the copy goes.
+
+    ``reason`` says why (for the error the wait may end with);
+    ``timed_out``: Ceph did not answer in time.
+    """
     return dataclasses.replace(state, watch_pool=False, pool_seen=False,
-                               pool_complete=False, pool_vanished=False)
+                               pool_complete=False, pool_vanished=False,
+                               pool_error=reason, pool_timed_out=timed_out)
 
 
 def requested(state, now):
@@ -773,19 +816,37 @@ def _until_dead(state, view, now):
         return float('inf')
     age = task.age + max(0.0, now - state.task_checked_at)
     quiet = min(QUIET_CONFIRM, state.stall_timeout)
-    return max(state.stall_timeout - age, quiet - stalled_for(state, now),
-               0.0)
+    until = max(state.stall_timeout - age, quiet - stalled_for(state, now))
+    # A little past the moment: far from the clock's origin, a sleep of
+    # less than the float's resolution does not move it (the wait would
+    # spin without ever finding the task dead).
+    return until + DEAD_MARGIN if until > 0 else 0.0
 
 
 def dead_task_error(state, view, now, task):
+    """ImageCopyStalled; ImageCopyStuckInCeph when the store's pool did
+    not answer either (Glance's copy is then most likely blocked on Ceph).
+    """
     ttl = GLANCE_LOCK_TTL[task.status]
     release_at = task.updated_at + datetime.timedelta(seconds=ttl)
-    return ImageCopyStalled(
+    kwargs = dict(
         image_id=view.image_id, store=state.store, task_id=task.task_id,
         status=task.status, age=task.age,
         quiet=stalled_for(state, now),
         release_at=release_at.strftime('%Y-%m-%d %H:%M:%S UTC'),
         ttl=ttl // 60, release_in=max(0, round((ttl - task.age) / 60)))
+    if state.pool_timed_out:
+        return ImageCopyStuckInCeph(pool_error=state.pool_error, **kwargs)
+    return ImageCopyStalled(**kwargs)
+
+
+def unlisted_for(state, view, now):
+    """Seconds the task holding the image has been missing from the
+    image's tasks (0 when it is listed or not known to be missing).
+    """
+    if not state.unlisted or state.unlisted[0] != view.task_id:
+        return 0.0
+    return now - state.unlisted[1]
 
 
 def warned(state, now):
@@ -815,8 +876,10 @@ def retry_backoff(failures):
 def poll_delay(state):
     """Seconds until the next Glance poll: quick first, backing off idle."""
     first = FIRST_POLL_WATCHED if state.watch_pool else FIRST_POLL
-    return min(state.max_interval,
-               first * POLL_GROWTH ** state.polls_without_change)
+    # Any longer run of idle polls waits max_interval: a bounded exponent
+    # cannot overflow however many polls a wait makes.
+    idle = min(state.polls_without_change, POLL_GROWTH_CAP)
+    return min(state.max_interval, first * POLL_GROWTH ** idle)
 
 
 def stalled_for(state, now):
@@ -922,6 +985,15 @@ def decide(state, view, now, location=None, task=None):
                     delay=AFTER_REQUEST_POLL)
 
     if view.task_id:
+        if unlisted_for(state, view, now) >= UNLISTED_GRACE:
+            if now >= state.not_before:
+                return Step(Action.REQUEST_COPY, 'import task %s holds the '
+                            'image but Glance does not list it; asking '
+                            '(Glance drops the lock of a task it does not '
+                            'have)' % view.task_id, delay=AFTER_REQUEST_POLL)
+            return wait('the lock of unlisted task %s answered 409; backing '
+                        'off' % view.task_id,
+                        min(max(delay, FIRST_POLL), state.not_before - now))
         return wait('another import (task %s) holds the image'
                     % view.task_id, delay)
     if (state.requested_at is not None and
@@ -969,6 +1041,9 @@ def timeout_error(state, view, now, image_id=None):
     if state.transient_total:
         detail += ('; %d Glance request(s) failed, the last: %s'
                    % (state.transient_total, state.last_transient))
+    if state.pool_error:
+        detail += ('; the store\'s pool could not be read, so only Glance '
+                   'was watched: %s' % state.pool_error)
     return ImageCopyTimeout(image_id=view.image_id, store=state.store,
                             timeout=round(state.deadline - state.started),
                             detail=detail)

@@ -71,6 +71,11 @@ COPY_LOCK_PREFIX = 'rbd-glance-copy-'
 # seconds, doubling up to LOCK_POLL_MAX, and never past its deadline.
 LOCK_POLL_FIRST = 0.05
 LOCK_POLL_MAX = 1.0
+# Bound of each Ceph operation of one look at the pool (a few metadata
+# reads a healthy cluster answers in milliseconds): an OSD that stopped
+# answering costs the wait this long once, after which it watches Glance
+# only, instead of the 30 s of the other reads.
+POOL_WATCH_OP_TIMEOUT = 10.0
 
 
 def _lock_path():
@@ -82,25 +87,38 @@ class ClusterReads(object):
 
     :mod:`nova.storage.rbd_multistore`'s functions over the backend's
     ``RBDDriver`` (upstream's, as nova-compute builds it), plus the state
-    one wait keeps between pool reads.
+    one wait keeps between pool reads. ``deadline`` (on ``clock``), when
+    set, is the boot's: every Ceph operation of a read ends by then (librados
+    bounds them in whole seconds, at least one).
     """
 
-    def __init__(self, driver):
+    def __init__(self, driver, clock=time.monotonic):
         self.driver = driver
+        self.clock = clock
+        self.deadline = None
         self._written = {}
 
+    def _timeout(self, limit=None):
+        """Seconds a read may take: ``limit``, or less near the deadline."""
+        if self.deadline is None:
+            return limit
+        left = max(0.0, self.deadline - self.clock())
+        return left if limit is None else min(limit, left)
+
     def cluster_fsid(self):
-        return rbd_multistore.cluster_fsid(self.driver)
+        return rbd_multistore.cluster_fsid(self.driver,
+                                           timeout=self._timeout())
 
     def why_not_cloneable(self, location, image_meta):
         return rbd_multistore.why_not_cloneable(self.driver, location,
-                                                image_meta)
+                                                image_meta,
+                                                timeout=self._timeout())
 
     def copy_progress(self, pool, name,
                       snapshot=rbd_multistore.GLANCE_SNAPSHOT):
-        return rbd_multistore.copy_progress(self.driver, pool, name,
-                                            snapshot=snapshot,
-                                            cache=self._written)
+        return rbd_multistore.copy_progress(
+            self.driver, pool, name, snapshot=snapshot, cache=self._written,
+            timeout=self._timeout(POOL_WATCH_OP_TIMEOUT))
 
 
 class GlanceCopy(object):
@@ -125,9 +143,12 @@ class GlanceCopy(object):
 
     def new_deadline(self):
         """The deadline of a boot that asks now: everything it does for
-        the copy (Glance requests, Nova's lock, the wait) ends by then.
+        the copy (Glance requests, Ceph reads, Nova's lock, the wait) ends
+        by then. The cluster's reads are bounded by it from now on.
         """
-        return self.clock() + CONF.libvirt.images_rbd_glance_copy_timeout
+        deadline = self.clock() + CONF.libvirt.images_rbd_glance_copy_timeout
+        self.cluster.deadline = deadline
+        return deadline
 
     def call(self, method, *args, deadline=None):
         """A Glance API call, its timeout what is left before
@@ -336,18 +357,21 @@ class CopyWaiter(object):
         location = None
         if self.store in self.view.stores:
             location = self._local_location()
+        holder_listed = None
         if image_copy.wants_task(self.state, self.view, now):
             tasks = self._glance('get_image_tasks', self.context,
                                  self.image_id)
             wall = self.c.wall()
             if self.view.task_id:
-                task = (image_copy.TaskView.find(tasks, self.view.task_id,
-                                                 wall) or
-                        image_copy.TaskView.newest(tasks, wall))
+                task = image_copy.TaskView.find(tasks, self.view.task_id,
+                                                wall)
+                holder_listed = task is not None
+                task = task or image_copy.TaskView.newest(tasks, wall)
             else:
                 task = image_copy.TaskView.newest(tasks, wall)
             self.state = image_copy.task_checked(self.state, now)
-        self.state = image_copy.observe(self.state, self.view, now, task)
+        self.state = image_copy.observe(self.state, self.view, now, task,
+                                        holder_listed=holder_listed)
         return location, task
 
     def _glance_fault(self, error, now):
@@ -435,12 +459,15 @@ class CopyWaiter(object):
                 self.pool, self.image_id,
                 snapshot=rbd_multistore.GLANCE_SNAPSHOT)
         except exception.NovaException as e:
-            # Only an optimisation: Glance stays the source of truth.
-            LOG.debug('Cannot watch %(pool)s/%(image)s, watching Glance '
-                      'only: %(error)s',
-                      {'pool': self.pool, 'image': self.image_id,
-                       'error': e}, instance=self.instance)
-            self.state = image_copy.pool_unwatchable(self.state)
+            # Only an optimisation: Glance stays the source of truth. The
+            # reason is kept for the error the wait may end with.
+            timed_out = isinstance(e, rbd_multistore.CephTimedOut)
+            (LOG.warning if timed_out else LOG.debug)(
+                'Cannot watch %(pool)s/%(image)s, watching Glance only: '
+                '%(error)s', {'pool': self.pool, 'image': self.image_id,
+                              'error': e}, instance=self.instance)
+            self.state = image_copy.pool_unwatchable(
+                self.state, reason=e.format_message(), timed_out=timed_out)
             return
         pool = image_copy.PoolView.from_progress(progress)
         self.written_bytes = pool.written_bytes if pool.exists else None
@@ -498,10 +525,10 @@ class Rbd(imagebackend.Rbd):
                          disk_info_mapping=disk_info_mapping)
         if rbd_driver is not None:
             self.driver = rbd_driver
-        self._cluster = cluster or ClusterReads(self.driver)
+        self._clock = clock or time.monotonic
+        self._cluster = cluster or ClusterReads(self.driver, self._clock)
         self._instance = instance
         self._glance_api = glance_api
-        self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
         self._wall = wall
         self._glance_copy = None
@@ -590,10 +617,10 @@ def cache_image(context, image_id, glance_api=None, cluster=None,
     :raises: ImageUnacceptable (an image_copy subclass) when it cannot be
         made local.
     """
+    clock = clock or time.monotonic
     copier = GlanceCopy(glance_api or imagebackend.IMAGE_API,
-                        cluster or ClusterReads(rbd_utils.RBDDriver()),
-                        clock or time.monotonic, sleep or time.sleep,
-                        wall=wall)
+                        cluster or ClusterReads(rbd_utils.RBDDriver(), clock),
+                        clock, sleep or time.sleep, wall=wall)
     deadline = copier.new_deadline()
     copier.read_image(context, image_id, deadline)
     image_id = image_copy.image_id_of(image_id)

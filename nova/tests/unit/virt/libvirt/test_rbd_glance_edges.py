@@ -18,15 +18,20 @@ origins, a pool watch that fails, Nova's per-image lock held by another
 process, and the guards before a copy.
 """
 
+import errno
 import os
 import subprocess
 import sys
 import threading
+from unittest import mock
 
+import fixtures
 from oslo_utils.fixture import uuidsentinel as uuids
 
 from nova import exception
 from nova.storage import rbd_multistore
+from nova.storage import rbd_utils
+from nova.tests.unit.storage import test_rbd_multistore as ms_base
 from nova.tests.unit.virt.libvirt import glance_copy_sim as sim
 from nova.tests.unit.virt.libvirt import test_rbd_glance as base
 from nova.virt.libvirt import image_copy
@@ -38,6 +43,7 @@ IMG = '5e1c0a7e-0000-4000-8000-00000000e0e1'
 SITE_A_URL = 'rbd://%s/images/%s/snap' % (sim.FSID_A, IMG)
 OLD_URL = 'rbd://%s/old/%s/snap' % (sim.FSID_A, IMG)
 ORIGINS = (1e6, 12345.678, 7.5e8)
+URL_OF_IMG = 'rbd://%s/images/%s/snap' % (ms_base.FSID, IMG)
 
 # Holds Nova's per-image copy lock in another process until stdin closes.
 HOLD_LOCK = """
@@ -48,6 +54,12 @@ with lockutils.external_lock(sys.argv[1], lock_file_prefix='nova-',
     print('held', flush=True)
     sys.stdin.read()
 """
+
+
+class RbdTimeout(ms_base.RbdError):
+    """librbd's Timeout: an OSError of errno ETIMEDOUT."""
+
+    errno = errno.ETIMEDOUT
 
 
 class PickyRbd(sim.SimRbd):
@@ -305,3 +317,207 @@ class TestGuards(base.RbdGlanceTestCase):
         out = self.stdlog.logger.output
         self.assertIn('Copying image %s to store site_a: ' % IMG, out)
         self.assertIn(' of 64 MiB (', out)
+
+
+class TestCephNotAnswering(base.RbdGlanceTestCase):
+    """The store's OSD stopped answering mid-copy (found on the live stack:
+    one pool read held a 20 s boot for 33 s, and the timeout did not say
+    why).
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.flags(images_rbd_glance_copy_timeout=60,
+                   images_rbd_glance_copy_stall_timeout=120,
+                   group='libvirt')
+        self.silent = rbd_multistore.CephTimedOut(reason='osd.0 silent')
+
+    def test_timeout_says_the_pool_did_not_answer(self):
+        glance = sim.SimGlance(self.clock, image_id=IMG, copy_seconds=1000)
+        driver = BrokenWatchRbd(glance, good=2, error=self.silent)
+        e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
+                              self.backend(glance, driver), IMG)
+        self.assertIn('the store\'s pool could not be read, so only Glance '
+                      'was watched: Storage error: osd.0 silent', str(e))
+        self.assertLessEqual(self.clock.elapsed(), 60)
+        self.assertEqual([], driver.clones)
+
+    def test_stuck_copy_with_a_silent_pool_blames_ceph(self):
+        # Glance's write hangs on the OSD: its task is not updated any
+        # more, as if its worker had died; but the pool does not answer
+        # this host either.
+        self.flags(images_rbd_glance_copy_timeout=600, group='libvirt')
+        glance = sim.SimGlance(self.clock, image_id=IMG, copy_seconds=1000)
+        glance.start_other_import('site_a')
+        self.clock.sleep(5)
+        glance.kill_worker()
+        driver = BrokenWatchRbd(glance, good=0, error=self.silent)
+        e = self.assertRaises(image_copy.ImageCopyStuckInCeph, self.clone,
+                              self.backend(glance, driver), IMG)
+        self.assertIsInstance(e, image_copy.ImageCopyStalled)
+        self.assertIsInstance(e, exception.ImageUnacceptable)
+        msg = str(e)
+        self.assertIn('task-1 (processing)', msg)
+        self.assertIn('cannot read the store\'s pool either (Storage error: '
+                      'osd.0 silent)', msg)
+        self.assertIn('ceph health detail', msg)
+        self.assertIn('2026-01-01 01:00:00 UTC (60 minutes', msg)
+        self.assertLess(self.clock.elapsed(), 120 + 25)
+
+    def test_stuck_copy_with_an_unreadable_pool_is_a_dead_worker(self):
+        # A pool this host may not read says nothing about Ceph's health.
+        self.flags(images_rbd_glance_copy_timeout=600, group='libvirt')
+        glance = sim.SimGlance(self.clock, image_id=IMG, copy_seconds=1000)
+        glance.start_other_import('site_a')
+        glance.kill_worker()
+        driver = BrokenWatchRbd(glance, good=0, error=exception.StorageError(
+            reason='client.nova may not read pool images'))
+        e = self.assertRaises(image_copy.ImageCopyStalled, self.clone,
+                              self.backend(glance, driver), IMG)
+        self.assertNotIsInstance(e, image_copy.ImageCopyStuckInCeph)
+
+
+class TestClusterReadsDeadline(base.RbdGlanceTestCase):
+    """Every Ceph read of a boot ends by its deadline."""
+
+    def setUp(self):
+        super().setUp()
+        self.cluster = rbd_glance.ClusterReads(mock.sentinel.driver,
+                                               self.clock)
+        self.reads = {}
+        for name in ('copy_progress', 'cluster_fsid', 'why_not_cloneable'):
+            self.reads[name] = self.useFixture(fixtures.MockPatchObject(
+                rbd_multistore, name)).mock
+
+    def timeouts(self):
+        self.cluster.copy_progress('images', IMG)
+        self.cluster.cluster_fsid()
+        self.cluster.why_not_cloneable(SITE_A_URL, {})
+        return [self.reads[name].call_args[1]['timeout']
+                for name in ('copy_progress', 'cluster_fsid',
+                             'why_not_cloneable')]
+
+    def test_without_a_deadline_only_the_pool_watch_is_shortened(self):
+        self.assertEqual([rbd_glance.POOL_WATCH_OP_TIMEOUT, None, None],
+                         self.timeouts())
+
+    def test_reads_get_what_is_left(self):
+        self.cluster.deadline = self.clock() + 3.5
+        self.assertEqual([3.5, 3.5, 3.5], self.timeouts())
+        self.cluster.deadline = self.clock() + 100
+        self.assertEqual([rbd_glance.POOL_WATCH_OP_TIMEOUT, 100, 100],
+                         self.timeouts())
+        self.clock.sleep(200)
+        self.assertEqual([0.0, 0.0, 0.0], self.timeouts())
+
+    def test_a_boot_sets_its_deadline_on_the_reads(self):
+        glance = sim.SimGlance(self.clock, image_id=IMG,
+                               stores=('central', 'site_a'))
+        rbd = rbd_glance.Rbd(instance=self.instance, disk_name='disk',
+                             glance_api=glance,
+                             rbd_driver=sim.SimRbd(glance),
+                             clock=self.clock, sleep=self.clock.sleep)
+        cluster = rbd._cluster
+        self.assertIsInstance(cluster, rbd_glance.ClusterReads)
+        self.assertIsNone(cluster.deadline)
+        copier = rbd._copier()
+        self.assertEqual(copier.new_deadline(), cluster.deadline)
+        self.assertEqual(self.clock() + 600, cluster.deadline)
+
+
+class TestReadTimeouts(ms_base.RbdMultistoreTestCase):
+    """rbd_multistore's reads with a shorter bound, and what a read that
+    Ceph does not answer in time says.
+    """
+
+    def conf(self):
+        return self.mock_rados.Rados.call_args[1]['conf']
+
+    def test_timeout_shortens_the_connect_and_every_operation(self):
+        self.progress('images', IMG, timeout=2.5)
+        self.assertEqual({'client_mount_timeout': '3',
+                          'rados_mon_op_timeout': '3',
+                          'rados_osd_op_timeout': '3'}, self.conf())
+        self.client.connect.assert_called_once_with(timeout=3)
+
+    def test_a_longer_timeout_keeps_the_usual_bounds(self):
+        rbd_multistore.cluster_fsid(self.driver, timeout=1000)
+        self.assertEqual({'client_mount_timeout': '7',
+                          'rados_mon_op_timeout': '30',
+                          'rados_osd_op_timeout': '30'}, self.conf())
+
+    def test_no_time_left_is_still_a_bound(self):
+        # librados takes 0 for no timeout at all.
+        self.flags(rbd_connect_timeout=0, group='libvirt')
+        self.driver = rbd_utils.RBDDriver()
+        self.why_not(URL_OF_IMG, {'disk_format': 'raw'})
+        self.why_not(URL_OF_IMG, {'disk_format': 'raw'})
+        self.progress('images', IMG, timeout=0.0)
+        self.assertEqual({'client_mount_timeout': '1',
+                          'rados_mon_op_timeout': '1',
+                          'rados_osd_op_timeout': '1'}, self.conf())
+
+    def test_an_osd_that_does_not_answer_is_named(self):
+        self.mock_rbd.Image.side_effect = RbdTimeout('RBD operation timeout')
+        e = self.assertRaises(rbd_multistore.CephTimedOut, self.progress,
+                              'images', IMG, timeout=4)
+        self.assertIsInstance(e, exception.StorageError)
+        msg = str(e)
+        self.assertIn('did not complete a read of pool images for '
+                      'client.nova within 4 s', msg)
+        self.assertIn('an OSD of that pool is down', msg)
+        self.assertIn('/etc/ceph/site_a.conf', msg)
+
+    def test_other_errors_are_not_timeouts(self):
+        self.mock_rbd.Image.side_effect = ms_base.RbdPermissionError('x')
+        e = self.assertRaises(exception.StorageError, self.progress,
+                              'images', IMG)
+        self.assertNotIsInstance(e, rbd_multistore.CephTimedOut)
+
+
+class GhostLockGlance(sim.SimGlance):
+    """The image's import lock names a task Glance never recorded (its API
+    worker died between the two); like Glance, an import request drops
+    such a lock (``bust=True``) or, for a task the caller cannot see,
+    answers 409 (``bust=False``).
+    """
+
+    def __init__(self, clock, bust=True, **kwargs):
+        super().__init__(clock, **kwargs)
+        self.bust = bust
+        self.props['os_glance_import_task'] = 'task-ghost'
+
+    def image_import(self, context, image_id, *args, **kwargs):
+        with self.mutex:
+            if (self.bust and self.props.get('os_glance_import_task') ==
+                    'task-ghost'):
+                self.props.pop('os_glance_import_task')
+        return super().image_import(context, image_id, *args, **kwargs)
+
+
+class TestLockOfAnUnlistedTask(base.RbdGlanceTestCase):
+    """Glance restarted while it accepted a copy request (found on the live
+    stack): the lock stays, its task was never recorded.
+    """
+
+    def test_lock_of_a_task_glance_lacks_is_asked_past(self):
+        glance = GhostLockGlance(self.clock, image_id=IMG, copy_seconds=3.0)
+        self.clone(self.backend(glance), IMG)
+        self.assertEqual(SITE_A_URL, self.driver.clones[0][0])
+        self.assertEqual(1, glance.calls['image_import'])
+        # Two task reads TASK_CHECK_INTERVAL apart, then the copy.
+        self.assertLess(self.clock.elapsed(),
+                        image_copy.UNLISTED_GRACE + 3.0 + 5.0)
+
+    def test_lock_of_an_invisible_live_task_backs_off(self):
+        # Another project's import, whose task Nova may not see: Glance
+        # answers 409 to every request; they back off to the poll interval.
+        self.flags(images_rbd_glance_copy_timeout=300, group='libvirt')
+        glance = GhostLockGlance(self.clock, bust=False, image_id=IMG)
+        e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
+                              self.backend(glance), IMG)
+        self.assertIn('import task task-ghost holds the image', str(e))
+        self.assertIn('Glance answered 409 (another import)', str(e))
+        self.assertGreater(glance.calls['image_import'], 1)
+        self.assertLessEqual(glance.calls['image_import'], 300 / 15 + 5)
+        self.assertLessEqual(self.clock.elapsed(), 300)
