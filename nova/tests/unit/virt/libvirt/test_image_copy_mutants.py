@@ -299,3 +299,25 @@ class TestUntilDead(test.NoDBTestCase):
             step = ic.decide(state, v, t0 + 1)
             self.assertEqual(ic.Action.WAIT, step.action)
             self.assertEqual(60.0, step.delay)
+
+
+class TestPoolUnwatchable(test.NoDBTestCase):
+    """A pool that cannot be read, without a reason given: no Ceph fault
+    is blamed for a dead task or a timeout.
+    """
+
+    def test_no_reason_blames_nothing(self):
+        t0 = 1e6
+        state = ic.pool_unwatchable(edges.wait_state(t0, watch_pool=True))
+        self.assertFalse(state.watch_pool)
+        self.assertEqual('', state.pool_error)
+        self.assertFalse(state.pool_timed_out)
+        task = ic.TaskView(task_id='task-9', status='processing', message='',
+                           updated_at=WALL, age=600)
+        v = edges.view(id=IMG, os_glance_import_task='task-9')
+        state = ic.observe(ic.task_checked(state, t0), v, t0, task)
+        error = ic.dead_task_error(state, v, t0 + 20, state.holder)
+        self.assertNotIsInstance(error, ic.ImageCopyStuckInCeph)
+        self.assertIsInstance(error, ic.ImageCopyStalled)
+        msg = str(ic.timeout_error(state, v, t0 + 700))
+        self.assertNotIn('pool could not be read', msg)

@@ -443,3 +443,24 @@ class TestCallTimeouts(base.RbdGlanceTestCase):
                           mock.call('ctx', IMG, timeout=0.001),
                           mock.call('ctx', IMG)],
                          glance.read_image.call_args_list)
+
+
+class TestGlanceNeverAnswers(base.RbdGlanceTestCase):
+
+    def test_timeout_names_the_image(self):
+        self.flags(images_rbd_glance_copy_timeout=20, group='libvirt')
+        glance = sim.SimGlance(self.clock)
+
+        def get(context, image_id):
+            raise exception.GlanceConnectionFailed(server='glance',
+                                                   reason='refused')
+
+        glance.get = get
+        copier = rbd_glance.GlanceCopy(glance, sim.SimRbd(glance),
+                                       self.clock, self.clock.sleep,
+                                       wall=self.clock.wall)
+        e = self.assertRaises(image_copy.ImageCopyTimeout, copier.copy,
+                              self.context, IMG, 'site_a')
+        self.assertIn(IMG, str(e))
+        self.assertIn('refused', str(e))
+        self.assertAlmostEqual(20.0, self.clock.elapsed(), delta=1e-6)
