@@ -19,7 +19,7 @@
 # and see doc/project/testing.rst.
 #
 #   tools/mutation.sh [--rev REV] [--jobs N] [--pytest-arg ARG]...
-#                     [--only PATTERN]... [--report-only]
+#                     [--only PATTERN]... [--keep-tree] [--report-only]
 #
 #   --rev REV      take our files (the series commits' "files") from git
 #                  revision REV instead of the working tree
@@ -31,6 +31,10 @@
 #                  repeatable), e.g. --only 'nova.image.glance_multistore.*'
 #                  for one file or '*image_copy.x_decide__*' for one
 #                  function; the others show as not checked in the report
+#   --keep-tree    run again in the private tree of the last run, keeping
+#                  its results: only our test modules are copied again
+#                  (the code under test is not), e.g. to check that new
+#                  tests kill the survivors named by --only
 #   --report-only  print the report of the last run again
 #
 # Prints every survivor (a diff, a fingerprint) and the score per file.
@@ -52,6 +56,7 @@ PYTEST_VERSION=9.0.2
 REV=
 JOBS=1
 REPORT_ONLY=
+KEEP_TREE=
 PYTEST_ARGS=()
 ONLY=()
 CORE=(nova/virt/libvirt/image_copy.py nova/virt/libvirt/rbd_glance.py
@@ -69,8 +74,9 @@ while [ $# -gt 0 ]; do
     --jobs) JOBS=$2; shift 2 ;;
     --pytest-arg) PYTEST_ARGS+=("$2"); shift 2 ;;
     --only) ONLY+=("$2"); shift 2 ;;
+    --keep-tree) KEEP_TREE=1; shift ;;
     --report-only) REPORT_ONLY=1; shift ;;
-    -h|--help) sed -n '14,42p' "$0"; exit 0 ;;
+    -h|--help) sed -n '14,46p' "$0"; exit 0 ;;
     *) echo "mutation: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -149,10 +155,23 @@ lay_tree() {
   } >> "$TREE/setup.cfg"
 }
 
+# Our test modules, again, into the tree of the last run (--keep-tree).
+refresh_tests() {
+  [ -f "$TREE/setup.cfg" ] && [ -d "$TREE/mutants" ] || {
+    echo "mutation: no earlier run in $TREE to keep" >&2
+    exit 1; }
+  local f
+  while read -r f; do
+    case $f in
+      nova/tests/*) if [ -f "$TOP/$f" ]; then cp "$TOP/$f" "$TREE/$f"; fi ;;
+    esac
+  done < <(our_files)
+}
+
 setup_venv
 export OS_NOVA_DISABLE_EVENTLET_PATCHING=True
 if [ -z "$REPORT_ONLY" ]; then
-  lay_tree
+  if [ -n "$KEEP_TREE" ]; then refresh_tests; else lay_tree; fi
   echo "mutation: mutmut run in $TREE (${JOBS} worker(s))"
   start=$(date +%s)
   (cd "$TREE" && "$VENV/bin/mutmut" run --max-children "$JOBS" \
