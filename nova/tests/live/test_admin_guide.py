@@ -26,9 +26,9 @@ import subprocess
 import sys
 import tempfile
 
-from nova.tests.live import test_cloud_boot
 from nova.tests.live.fixtures import guide
 from nova.tests.live.fixtures import keystone_api
+from nova.tests.live import test_cloud_boot
 
 bootable = test_cloud_boot.bootable
 COMMAND_TIMEOUT = 360

@@ -23,9 +23,9 @@ with it, boot from a site-local clone through the real cloud.
 
 import os
 
+from nova.tests.live.fixtures import guide
 from nova.tests.live import test_cloud_api
 from nova.tests.live import test_cloud_boot
-from nova.tests.live.fixtures import guide
 
 bootable = test_cloud_boot.bootable
 

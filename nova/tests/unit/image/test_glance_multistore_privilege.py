@@ -107,4 +107,5 @@ class HiddenImageCopyTestCase(base._Base):
         bounded.return_value.call.side_effect = [
             base.glance_error(*HIDDEN), None]
         self.import_(timeout=10)
-        self.assertEqual([10, 6.5], [c.args[0] for c in bounded.call_args_list])
+        self.assertEqual([10, 6.5],
+                         [c.args[0] for c in bounded.call_args_list])
