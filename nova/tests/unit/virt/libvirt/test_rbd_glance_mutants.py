@@ -38,6 +38,17 @@ SITE_A_URL = base.SITE_A_URL
 OTHER_IMG = '0c2f5a7e-3d4b-4e1f-9a8c-6b5d4e3f2a11'
 
 
+def before_each_read(glance, hook):
+    """Call ``hook()`` before each read of the image record."""
+    read = glance.get
+
+    def get(context, image_id):
+        hook()
+        return read(context, image_id)
+
+    glance.get = get
+
+
 class SlowFirstRead(sim.SimGlance):
     """Glance takes ``first_read`` seconds to answer the boot's first read."""
 
@@ -185,14 +196,12 @@ class TestTheImageAsGlanceShowsIt(base.RbdGlanceTestCase):
 
     def test_deleted_during_the_copy_names_image_store_and_time(self):
         glance = sim.SimGlance(self.clock, copy_seconds=100)
-        orig = glance.get
 
-        def get(context, image_id):
+        def deleted_after_5_s():
             if self.clock.elapsed() >= 5:
                 glance.delete()
-            return orig(context, image_id)
 
-        glance.get = get
+        before_each_read(glance, deleted_after_5_s)
         e = self.assertRaises(image_copy.ImageDeletedDuringCopy, self.clone,
                               self.backend(glance))
         msg = str(e)
@@ -307,15 +316,13 @@ class TestTransientCopyRequestFailures(base.RbdGlanceTestCase):
         self.flags(images_rbd_glance_copy_timeout=30, group='libvirt')
         glance = sim.SimGlance(self.clock, copy_seconds=10000)
         glance.start_other_import('site_a')
-        orig = glance.get
 
-        def get(context, image_id):
+        def refused_after_two_reads():
             if glance.calls['get'] >= 2:
                 raise exception.GlanceConnectionFailed(server='glance',
                                                        reason='refused')
-            return orig(context, image_id)
 
-        glance.get = get
+        before_each_read(glance, refused_after_two_reads)
         e = self.assertRaises(image_copy.ImageCopyTimeout, self.clone,
                               self.backend(glance))
         msg = str(e)
