@@ -242,6 +242,9 @@ class TestReferencesInMessages(test.NoDBTestCase):
         self.assertEqual("'http://glance.example'",
                          self.shown('http://glance.example'))
         self.assertEqual("'file:///%s'" % IMG, self.shown('file:///' + IMG))
+        # Only slashes end the path: a tail that is not a UUID is refused.
+        for tail in ('X', 'XX/', '.iso'):
+            self.shown('https://glance.example/v2/images/%s%s' % (IMG, tail))
 
 
 class TestReadChecks(test.NoDBTestCase):
