@@ -41,8 +41,11 @@ def pct(values, q):
 
 
 def ratio(ours, upstream):
-    """ours / upstream as text ('n/a' when either is missing or upstream is 0)."""
-    if ours is None or upstream is None or not upstream:
+    """ours / upstream as text; 'n/a' when either is missing or not positive.
+
+    (A penalty can come out below zero when a boot beat the hot median.)
+    """
+    if ours is None or upstream is None or ours < 0 or upstream <= 0:
         return 'n/a'
     return '%.2f' % (ours / upstream)
 
@@ -230,9 +233,14 @@ class Report(object):
             self.targets.append(('cold penalty p50 <= %.1f s' % PENALTY_MAX, None,
                                  'no cold boot of ours finished'))
         else:
+            by_path = '; '.join('%s %s' % (
+                name, fmt(pct([penalty(self.r, b) for b in cold_o
+                               if (b['src'], b['site']) == path], 0.5)))
+                for path, name in sorted(PATH_NAMES.items()))
             self.targets.append((
                 'cold penalty p50 <= %.1f s' % PENALTY_MAX, p50 <= PENALTY_MAX,
-                'ours %s over %d cold boots' % (fmt(p50), len(pens))))
+                'ours %s over %d cold boots; by path: %s' % (fmt(p50), len(pens),
+                                                             by_path)))
         if up50 is None or p50 is None:
             self.targets.append(('cold penalty >= %dx below upstream at its defaults'
                                  % PENALTY_FACTOR, None,
@@ -463,6 +471,10 @@ HOW = [
     'and the end of the boot (health checks excluded); they include nova-api\'s and '
     'Glance\'s own internal requests, and any request a compute still makes for an '
     'earlier boot.',
+    '- Ours reads an image\'s locations from Glance\'s locations API as its '
+    'service user (a version discovery and ``GET /v2/images/<id>/locations`` more '
+    'per boot than upstream, which reads them from the image as the user, with '
+    '``show_multiple_locations``).',
     '- Failed copy: Glance\'s Ceph user on site_a is made read-only on its pool '
     '(``ceph auth caps``, restored afterwards). Dead copy: every Glance uWSGI worker '
     'is SIGKILLed 0.5 s after the image shows an import task; the master respawns '

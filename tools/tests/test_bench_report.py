@@ -92,6 +92,8 @@ class StatsTestCase(testtools.TestCase):
         self.assertEqual('0.50', report.ratio(1.0, 2.0))
         self.assertEqual('n/a', report.ratio(None, 2.0))
         self.assertEqual('n/a', report.ratio(1.0, 0))
+        self.assertEqual('n/a', report.ratio(1.0, -0.2))
+        self.assertEqual('n/a', report.ratio(-0.1, 2.0))
 
     def test_copy_seconds_counts_successful_tasks_only(self):
         b = boot('cold', 'ours', tasks=[('success', 3.0), ('failure', 9.0)])
