@@ -158,15 +158,38 @@ class PrivateTestCase(StackHomeTestCase):
         self.assertIn('leave NOVA_STACK_HOME unset for <repo>/.stack.', msg)
 
 
-class StackShTestCase(testtools.TestCase):
-    """tools/stack.sh checks its home before it builds, reads or kills anything."""
+class ScriptHead(testtools.TestCase):
+    """Runs the head of SCRIPT: all of it up to its stack home check CHECK."""
+
+    SCRIPT = CHECK = None
 
     def setUp(self):
         super().setUp()
-        with open(STACK_SH) as f:
-            text = f.read()
-        self.assertEqual(1, text.count(STACK_CHECK_LINE))
-        self.head = text[:text.index(STACK_CHECK_LINE) + len(STACK_CHECK_LINE)]
+        with open(self.SCRIPT) as f:
+            self.text = f.read()
+        self.assertEqual(1, self.text.count(self.CHECK))
+        self.head = self.text[:self.text.index(self.CHECK) + len(self.CHECK)]
+
+    def _run_head(self, home, cwd=None):
+        if not os.access(VENV_PY, os.X_OK):
+            self.skipTest('no nova venv; run tools/install.sh')
+        env = dict(os.environ)
+        env.pop('NOVA_STACK_HOME', None)
+        if home is not None:
+            env['NOVA_STACK_HOME'] = home
+        # $0 is the script so that TOP is this repository; only the head runs.
+        return subprocess.run(
+            ['bash', '-c', self.head + '\necho "home ok: $NOVA_STACK_HOME"',
+             self.SCRIPT], env=env, capture_output=True, text=True, cwd=cwd)
+
+
+class StackShTestCase(ScriptHead):
+    """tools/stack.sh checks its home before it builds, reads or kills anything."""
+
+    SCRIPT, CHECK = STACK_SH, STACK_CHECK_LINE
+
+    def setUp(self):
+        super().setUp()
         self.tmp = tempfile.mkdtemp(prefix='test-stackhome-')
         self.addCleanup(subprocess.run, ['rm', '-rf', self.tmp], check=True)
 
@@ -176,17 +199,7 @@ class StackShTestCase(testtools.TestCase):
             self.assertNotIn(later, body)
 
     def _run_head(self, home, cwd=None):
-        if not os.access(VENV_PY, os.X_OK):
-            self.skipTest('no nova venv; run tools/install.sh')
-        env = dict(os.environ)
-        env.pop('NOVA_STACK_HOME', None)
-        if home is not None:
-            env['NOVA_STACK_HOME'] = home
-        # $0 is stack.sh so that TOP is this repository; only the head runs.
-        return subprocess.run(
-            ['bash', '-c', self.head + '\necho "home ok: $NOVA_STACK_HOME"',
-             STACK_SH], env=env, capture_output=True, text=True,
-            cwd=cwd or self.tmp)
+        return super()._run_head(home, cwd=cwd or self.tmp)
 
     def test_refuses_a_world_writable_home(self):
         home = os.path.join(self.tmp, 'home')
@@ -231,33 +244,15 @@ class StackShTestCase(testtools.TestCase):
         self.assertIn('NOVA_STACK_HOME=${NOVA_STACK_HOME:-$TOP/.stack}', self.head)
 
 
-class RunShTestCase(testtools.TestCase):
+class RunShTestCase(ScriptHead):
     """run.sh checks the home before it reads, starts or kills anything."""
 
-    def setUp(self):
-        super().setUp()
-        with open(RUN_SH) as f:
-            self.text = f.read()
-        self.assertEqual(1, self.text.count(CHECK_LINE))
-        self.head = self.text[:self.text.index(CHECK_LINE) + len(CHECK_LINE)]
+    SCRIPT, CHECK = RUN_SH, CHECK_LINE
 
     def test_check_comes_first(self):
         for later in ('trap ', 'stack.sh up', 'pip install', 'bench.py'):
             self.assertNotIn(later, self.head.split('\nset -euo pipefail', 1)[1])
         self.assertNotIn('/tmp', self.head.split('\nset -euo pipefail', 1)[1])
-
-    def _run_head(self, home):
-        if not os.access(os.path.join(TOP, '.stack', 'venv', 'nova', 'bin', 'python'),
-                         os.X_OK):
-            self.skipTest('no nova venv; run tools/install.sh')
-        env = dict(os.environ)
-        env.pop('NOVA_STACK_HOME', None)
-        if home is not None:
-            env['NOVA_STACK_HOME'] = home
-        # $0 is run.sh so that TOP is this repository; only the head runs.
-        return subprocess.run(
-            ['bash', '-c', self.head + '\necho "home ok: $NOVA_STACK_HOME"', RUN_SH],
-            env=env, capture_output=True, text=True)
 
     def test_run_sh_refuses_a_world_writable_home(self):
         tmp = tempfile.mkdtemp(prefix='test-stackhome-')

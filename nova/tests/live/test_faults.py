@@ -72,6 +72,17 @@ class FaultTest(base.LiveTestCase):
         thread.start()
         return thread, result
 
+    def boot_while_copying(self, site, size):
+        """A fresh image of ``size`` bytes booted in a thread on ``site``.
+
+        Returns (image id, disk, thread, result, task id) once Glance's
+        copy for the boot holds the image.
+        """
+        image_id, _data = self.upload(size=size)
+        disk = self.disk(site)
+        thread, result = self.boot_in_thread(disk, image_id)
+        return image_id, disk, thread, result, self.wait_for_import(image_id)
+
     def wait_for_import(self, image_id, timeout=30):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -143,10 +154,8 @@ class FaultTest(base.LiveTestCase):
         timeout = 30
         site = self.use_compute(
             'compute-a', libvirt={'images_rbd_glance_copy_timeout': timeout})
-        image_id, _data = self.upload(size=128 * MIB)
-        disk = self.disk(site)
-        thread, result = self.boot_in_thread(disk, image_id)
-        self.wait_for_import(image_id)
+        image_id, disk, thread, result, _task = self.boot_while_copying(
+            site, 128 * MIB)
         master = self.glance_master()
         frozen = [master.pid] + list(master.children())
 
@@ -188,10 +197,8 @@ class FaultTest(base.LiveTestCase):
         site = self.use_compute(
             'compute-b', libvirt={'images_rbd_glance_copy_timeout': 600,
                                   'images_rbd_glance_copy_stall_timeout': 90})
-        image_id, _data = self.upload(size=256 * MIB)
-        disk = self.disk(site)
-        thread, result = self.boot_in_thread(disk, image_id)
-        task_id = self.wait_for_import(image_id)
+        image_id, disk, thread, result, task_id = self.boot_while_copying(
+            site, 256 * MIB)
         master = self.glance_master()
         for pid in master.children():
             os.kill(pid, signal.SIGKILL)
@@ -210,10 +217,8 @@ class FaultTest(base.LiveTestCase):
         site = self.use_compute(
             'compute-a', libvirt={'images_rbd_glance_copy_timeout': timeout})
         log = self.rbd_glance_log()
-        image_id, _data = self.upload(size=512 * MIB)
-        disk = self.disk(site)
-        thread, result = self.boot_in_thread(disk, image_id)
-        task_id = self.wait_for_import(image_id)
+        image_id, disk, thread, result, task_id = self.boot_while_copying(
+            site, 512 * MIB)
         _daemon, down = self.restart_glance(down_for=5)
         thread.join(timeout + 30)
         self.assertFalse(thread.is_alive(), 'the boot did not end')
@@ -243,10 +248,8 @@ class FaultTest(base.LiveTestCase):
         site = self.use_compute(
             'compute-b', libvirt={'images_rbd_glance_copy_timeout': 600,
                                   'images_rbd_glance_copy_stall_timeout': 90})
-        image_id, _data = self.upload(size=512 * MIB)
-        disk = self.disk(site)
-        thread, result = self.boot_in_thread(disk, image_id)
-        task_id = self.wait_for_import(image_id)
+        image_id, disk, thread, result, task_id = self.boot_while_copying(
+            site, 512 * MIB)
         # Killed at once, Glance can die between locking the image and
         # recording the task: the test below makes that case.
         self.wait_for_copying(site, image_id, task_id)
@@ -288,10 +291,8 @@ class FaultTest(base.LiveTestCase):
         timeout = 20
         site = self.use_compute(
             'compute-a', libvirt={'images_rbd_glance_copy_timeout': timeout})
-        image_id, _data = self.upload(size=512 * MIB)
-        disk = self.disk(site)
-        thread, result = self.boot_in_thread(disk, image_id)
-        self.wait_for_import(image_id)
+        image_id, disk, thread, result, _task = self.boot_while_copying(
+            site, 512 * MIB)
         resume = ceph_cluster.pause_osd(os.path.join(self.state.run_dir, 'pids'),
                                         site)
         # Cleanups run last first: the OSD resumes before anything reads the
@@ -321,10 +322,8 @@ class FaultTest(base.LiveTestCase):
 
     def test_image_deleted_mid_copy_says_so(self):
         site = self.use_compute('compute-a')
-        image_id, _data = self.upload(size=256 * MIB)
-        disk = self.disk(site)
-        thread, result = self.boot_in_thread(disk, image_id)
-        self.wait_for_import(image_id)
+        image_id, disk, thread, result, _task = self.boot_while_copying(
+            site, 256 * MIB)
         deleted_at = time.monotonic()
         self.admin_glance.images.delete(image_id)
         thread.join(120)
