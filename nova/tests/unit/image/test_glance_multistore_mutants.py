@@ -44,7 +44,7 @@ class ReadErrorsTestCase(base._Base):
             message = e.format_message()
             self.assertIn(uuids.image, message)
             self.assertIn('Invalid marker here', message)
-            self.assertNotIn('400', message)
+            self.assertNotIn('400 Bad Request', message)
 
     def test_bad_request_to_the_service_user_is_not_retried(self):
         self.with_service_user()
