@@ -139,6 +139,10 @@ lay_tree() {
   {
     echo
     echo "[mutmut]"
+    # A mutant that makes the wait loop spin runs until mutmut's CPU limit,
+    # (tests' time + 1 s) x multiplier x 2: 3 instead of mutmut's 15 keeps
+    # such timeouts to seconds, not minutes, with room for slow tests.
+    echo "timeout_multiplier = 3"
     echo "source_paths = nova"
     echo "only_mutate ="
     printf '    %s\n' "${CORE[@]}"
