@@ -110,6 +110,13 @@ UNLISTED_GRACE = TASK_CHECK_INTERVAL
 QUIET_CONFIRM = 10.0
 # How far past the moment a task would be found dead the wait sleeps to it.
 DEAD_MARGIN = 0.01
+# Glance copies the whole image into its staging area before it writes it
+# to the store, and updates the task only while writing (its first update
+# sets the message "Copied N MiB"). A processing task without a message is
+# given the time staging the image takes at this rate (bytes per second, a
+# slow link between sites) on top of the stall timeout before it counts as
+# dead.
+STAGING_RATE_FLOOR = 10 * 1024 * 1024
 # Statuses of an import task that has ended.
 FINISHED_TASK = ('failure', 'success')
 # Glance (33) breaks an import lock whose task was last updated this long
@@ -784,10 +791,10 @@ def backoff(base, count, limit):
 def dead_task(state, view, now):
     """The task holding the image, aged to ``now``, when it is dead.
 
-    Dead: it is pending or processing, Glance last updated it at least the
-    stall timeout ago (a live copy updates it every minute), and nothing
-    changed in Glance or the pool for QUIET_CONFIRM seconds (or the stall
-    timeout, if shorter) while this boot watched.
+    Dead: it is pending or processing, Glance last updated it at least
+    ``stall_bound`` ago (a copy that writes updates it every minute), and
+    nothing changed in Glance or the pool for QUIET_CONFIRM seconds (or the
+    stall timeout, if shorter) while this boot watched.
     """
     task = state.holder
     if (task is None or task.age is None or task.updated_at is None or
@@ -798,7 +805,7 @@ def dead_task(state, view, now):
     # or the quiet check below fails.
     task = dataclasses.replace(
         task, age=task.age + max(0.0, now - state.task_checked_at))
-    if task.age < state.stall_timeout:
+    if task.age < stall_bound(state, view, task):
         return None
     if stalled_for(state, now) < min(QUIET_CONFIRM, state.stall_timeout):
         return None
@@ -816,11 +823,22 @@ def _until_dead(state, view, now):
         return float('inf')
     age = task.age + max(0.0, now - state.task_checked_at)
     quiet = min(QUIET_CONFIRM, state.stall_timeout)
-    until = max(state.stall_timeout - age, quiet - stalled_for(state, now))
+    until = max(stall_bound(state, view, task) - age,
+                quiet - stalled_for(state, now))
     # A little past the moment: far from the clock's origin, a sleep of
     # less than the float's resolution does not move it (the wait would
     # spin without ever finding the task dead).
     return until + DEAD_MARGIN if until > 0 else 0.0
+
+
+def stall_bound(state, view, task):
+    """Seconds without an update after which ``task`` counts as dead:
+    the stall timeout, plus the time staging the image may take while the
+    task has not written anything yet (STAGING_RATE_FLOOR).
+    """
+    if task.status == 'processing' and not task.message:
+        return state.stall_timeout + view.size / STAGING_RATE_FLOOR
+    return state.stall_timeout
 
 
 def dead_task_error(state, view, now, task):
@@ -918,7 +936,11 @@ def decide(state, view, now, location=None, task=None):
                      'this cluster. Nova reads locations with Glance\'s '
                      'locations API, which needs the service or admin role: '
                      'configure Nova\'s [service_user] credentials (see '
-                     '[glance] copy_credentials)') % store)
+                     '[glance] copy_credentials) and, for images that only '
+                     'the user\'s project can see, set [service_user] '
+                     'send_service_user_token and allow it in Glance\'s '
+                     'fetch_image_location policy ("role:admin or '
+                     'role:service or service_roles:service")') % store)
         return Step(Action.FAIL, 'no readable location', error=error)
     if now >= state.deadline:
         return Step(Action.FAIL, 'timed out',

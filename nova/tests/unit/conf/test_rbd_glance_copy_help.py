@@ -139,6 +139,19 @@ class NumRetriesHelpTestCase(test.NoDBTestCase):
             glanceclient.exc.HTTPBadGateway()))
 
 
+    def test_staging_allowance(self):
+        text = help_of('libvirt', 'images_rbd_glance_copy_stall_timeout')
+        self.assertIn('staging the image takes at 10 MiB/s on top of this '
+                      '(102 seconds for 1 GiB)', text)
+        state = image_copy.new_wait_state('site_a', 0.0, 600, 2,
+                                          stall_timeout=120)
+        view = image_copy.ImageView.from_image(
+            {'id': 'img', 'status': 'active', 'size': 1 << 30})
+        staging = image_copy.TaskView('t', 'processing', '')
+        self.assertEqual(
+            120 + 102.4, image_copy.stall_bound(state, view, staging))
+
+
 class GuideNumbersTestCase(test.NoDBTestCase):
     """The admin guide's table "Where the numbers come from"."""
 

@@ -573,7 +573,10 @@ class TestFaultDecisions(test.NoDBTestCase):
     def test_live_holder_is_not_dead(self):
         s = state(stall_timeout=120)
         v = view(os_glance_import_task='t-1')
-        s = ic.task_checked(observe(s, v, 0, self.holder(30)), T0)
+        # Writing into the store: no staging allowance (stall_bound).
+        writing = ic.TaskView('t-1', 'processing', 'Copied 8 MiB',
+                              updated_at=self.UPDATED, age=30)
+        s = ic.task_checked(observe(s, v, 0, writing), T0)
         self.assertIsNot(ic.Action.FAIL, decide(s, v, 60).action)
         # ... until its age reaches the stall timeout without an update.
         self.assertIs(ic.Action.FAIL, decide(s, v, 90).action)

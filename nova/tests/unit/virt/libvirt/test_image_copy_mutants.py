@@ -283,8 +283,9 @@ class TestUntilDead(test.NoDBTestCase):
         return state, edges.view(id=IMG, os_glance_import_task=view_task)
 
     def task(self, age, status='processing'):
-        return ic.TaskView(task_id='task-1', status=status, message='',
-                           updated_at=WALL, age=age)
+        # Writing into the store: no staging allowance (stall_bound).
+        return ic.TaskView(task_id='task-1', status=status,
+                           message='Copied 8 MiB', updated_at=WALL, age=age)
 
     def test_wakes_when_the_holder_would_be_dead(self):
         for t0 in edges.ORIGINS:
