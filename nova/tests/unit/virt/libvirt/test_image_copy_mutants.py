@@ -297,6 +297,18 @@ class TestUntilDead(test.NoDBTestCase):
             step = ic.decide(state, v, t0 + 5)
             self.assertAlmostEqual(15.0, step.delay, delta=0.05)
 
+    def test_half_a_second_before_the_holder_would_be_dead(self):
+        for t0 in edges.ORIGINS:
+            state, v = self.state(t0, self.task(119.5))
+            step = ic.decide(state, v, t0)
+            self.assertEqual(ic.Action.WAIT, step.action)
+            self.assertGreater(step.delay, 0.5)
+            self.assertLess(step.delay, 0.6)
+            # Asleep that long, it is dead.
+            later = ic.decide(state, v, t0 + step.delay)
+            self.assertEqual(ic.Action.FAIL, later.action)
+            self.assertIsInstance(later.error, ic.ImageCopyStalled)
+
     def test_a_finished_holder_cannot_die(self):
         for t0 in edges.ORIGINS:
             state, v = self.state(t0, self.task(200, status='success'))
