@@ -12,8 +12,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The bound of a Ceph read, which the mutation run of issue 15 found
-unchecked (tools/mutation.sh).
+"""The bound of a Ceph read and how an invalid location is shown, which
+the mutation run of issue 15 found unchecked (tools/mutation.sh).
 """
 
 from nova.storage import rbd_multistore
@@ -39,3 +39,20 @@ class BoundTestCase(test.NoDBTestCase):
     def test_no_limit_takes_what_is_left(self):
         self.assertEqual(3, rbd_multistore._bounded(0, 2.5))
         self.assertEqual(1, rbd_multistore._bounded(0, 0.0))
+
+
+class ShownTestCase(test.NoDBTestCase):
+    """An invalid location is shown without what could be a secret."""
+
+    def message(self, url):
+        e = self.assertRaises(rbd_multistore.InvalidRbdLocation,
+                              rbd_multistore.parse_location, url)
+        return e.format_message()
+
+    def test_not_a_string(self):
+        self.assertIn('location <int>: not a string', self.message(42))
+
+    def test_another_scheme(self):
+        msg = self.message('swift://user:secret@host/c/o')
+        self.assertIn('location swift://...: it does not start', msg)
+        self.assertNotIn('secret', msg)

@@ -337,3 +337,60 @@ class TestPoolUnwatchable(test.NoDBTestCase):
         self.assertIsInstance(error, ic.ImageCopyStalled)
         msg = str(ic.timeout_error(state, v, t0 + 700))
         self.assertNotIn('pool could not be read', msg)
+
+
+class TestBackoffsEndOnTime(test.NoDBTestCase):
+    """A backoff shorter than the next Glance poll ends on time, far from
+    the clock's origin too.
+    """
+
+    def idle(self, state):
+        # Glance polled often without change: the next poll is far off.
+        return dataclasses.replace(state, polls_without_change=10)
+
+    def test_after_a_failed_copy(self):
+        for t0 in edges.ORIGINS:
+            failed = edges.view(id=IMG, os_glance_failed_import='site_a')
+            state = ic.requested(edges.wait_state(t0), t0)
+            state = ic.observe(state, failed, t0 + 2, edges.failed_task())
+            state = self.idle(state)
+            step = ic.decide(state, failed, t0 + 3,
+                             task=edges.failed_task())
+            self.assertEqual(ic.Action.WAIT, step.action)
+            self.assertAlmostEqual(1.0, step.delay, delta=1e-6)
+
+    def test_after_a_failed_copy_without_a_visible_task(self):
+        for t0 in edges.ORIGINS:
+            failed = edges.view(id=IMG, os_glance_failed_import='site_a')
+            state = ic.requested(edges.wait_state(t0), t0)
+            state = self.idle(ic.observe(state, failed, t0 + 0.5))
+            step = ic.decide(state, failed, t0 + 1)
+            self.assertEqual(ic.Action.WAIT, step.action)
+            # retry_backoff(1 request) after the request.
+            self.assertAlmostEqual(1.0, step.delay, delta=1e-6)
+
+    def test_after_409s(self):
+        for t0 in edges.ORIGINS:
+            state = edges.wait_state(t0)
+            for _ in range(3):
+                state = ic.conflicted(state, t0)
+            self.assertEqual(t0 + 2.0, state.not_before)
+            step = ic.decide(self.idle(state), edges.view(id=IMG), t0 + 1)
+            self.assertEqual(ic.Action.WAIT, step.action)
+            self.assertAlmostEqual(1.0, step.delay, delta=1e-6)
+
+
+class TestDefaults(test.NoDBTestCase):
+
+    def test_new_wait_state(self):
+        state = ic.new_wait_state('site_a', 1e6, 600, 2)
+        self.assertEqual(15.0, state.max_interval)
+        self.assertEqual(300.0, state.stall_timeout)
+        self.assertIs(False, state.watch_pool)
+        self.assertEqual(1e6 + 600, state.deadline)
+
+    def test_not_raw_names_the_image(self):
+        e = self.assertRaises(ic.ImageNotRaw, ic.check_bootable,
+                              edges.view(id=IMG, disk_format='qcow2'))
+        self.assertIn(IMG, str(e))
+        self.assertIn('qcow2', str(e))

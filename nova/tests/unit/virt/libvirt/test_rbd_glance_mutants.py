@@ -361,6 +361,7 @@ class TestLockWait(base.RbdGlanceTestCase):
                          sleeps[:8])
         self.assertAlmostEqual(5.0, self.clock.elapsed(), delta=1e-6)
         msg = str(e)
+        self.assertIn('Image %s did not reach' % IMG, msg)
         self.assertIn('within 5 s', msg)
         self.assertIn('(%d tries)' % (len(sleeps) + 1), msg)
         self.assertIn(IMG, msg)
