@@ -72,8 +72,9 @@ names the task, its age, when Glance will release its lock and what to do.
 A later boot of the same image recognises the dead task from its age within
 about 10 seconds. Glance does not update the task while it first copies the
 whole image into its staging area (the task's message stays empty until it
-writes "Copied N MiB"), so a processing task without a message gets the time
-staging the image takes at 10 MiB/s on top of this (102 seconds for 1 GiB).
+writes "Copied N MiB"), so a processing task without a message, whose image
+Nova has not seen in the store's pool yet, gets the time staging the image
+takes at 10 MiB/s on top of this (102 seconds for 1 GiB).
 Nova reads the task as its service user, which needs the
 ``reader`` role for it (Glance shows a task to its own project and to
 admins); while Nova cannot read the task, the boot logs a warning after this

@@ -112,10 +112,10 @@ QUIET_CONFIRM = 10.0
 DEAD_MARGIN = 0.01
 # Glance copies the whole image into its staging area before it writes it
 # to the store, and updates the task only while writing (its first update
-# sets the message "Copied N MiB"). A processing task without a message is
-# given the time staging the image takes at this rate (bytes per second, a
-# slow link between sites) on top of the stall timeout before it counts as
-# dead.
+# sets the message "Copied N MiB"). A processing task without a message,
+# whose image has not been seen in the store's pool, is given the time
+# staging the image takes at this rate (bytes per second, a slow link
+# between sites) on top of the stall timeout before it counts as dead.
 STAGING_RATE_FLOOR = 10 * 1024 * 1024
 # Statuses of an import task that has ended.
 FINISHED_TASK = ('failure', 'success')
@@ -834,9 +834,13 @@ def _until_dead(state, view, now):
 def stall_bound(state, view, task):
     """Seconds without an update after which ``task`` counts as dead:
     the stall timeout, plus the time staging the image may take while the
-    task has not written anything yet (STAGING_RATE_FLOOR).
+    task has not written anything yet (STAGING_RATE_FLOOR): no message and,
+    as far as this host sees, no image in the store's pool (Glance creates
+    it when it starts writing, and first updates the task up to a minute
+    later).
     """
-    if task.status == 'processing' and not task.message:
+    if (task.status == 'processing' and not task.message and
+            not state.pool_seen):
         return state.stall_timeout + view.size / STAGING_RATE_FLOOR
     return state.stall_timeout
 

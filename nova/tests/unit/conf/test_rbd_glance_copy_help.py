@@ -141,7 +141,7 @@ class NumRetriesHelpTestCase(test.NoDBTestCase):
 
     def test_staging_allowance(self):
         text = help_of('libvirt', 'images_rbd_glance_copy_stall_timeout')
-        self.assertIn('staging the image takes at 10 MiB/s on top of this '
+        self.assertIn('takes at 10 MiB/s on top of this '
                       '(102 seconds for 1 GiB)', text)
         state = image_copy.new_wait_state('site_a', 0.0, 600, 2,
                                           stall_timeout=120)

@@ -66,6 +66,16 @@ class TestStallBound(test.NoDBTestCase):
         self.assertEqual(120, ic.stall_bound(s, v, pending))
 
 
+    def test_image_seen_in_the_pool_ends_staging(self):
+        # Glance creates the pool image when it starts writing and first
+        # updates the task up to a minute later.
+        s = ic.new_wait_state('site_a', 0.0, 600, 2, stall_timeout=120,
+                              watch_pool=True)
+        s = ic.observe_pool(s, ic.PoolView(exists=True, written_bytes=0,
+                                           complete=False), 1.0)
+        self.assertEqual(120, ic.stall_bound(s, view(10 * GiB), holder(0)))
+
+
 class TestStagingIsNotDead(test.NoDBTestCase):
 
     def test_large_image_staging_past_the_stall_timeout_waits(self):
