@@ -32,9 +32,10 @@
 #                  for one file or '*image_copy.x_decide__*' for one
 #                  function; the others show as not checked in the report
 #   --keep-tree    run again in the private tree of the last run, keeping
-#                  its results: only our test modules are copied again
-#                  (the code under test is not), e.g. to check that new
-#                  tests kill the survivors named by --only
+#                  its results: only the test modules test_*_mutants.py
+#                  are copied again (not the code under test, nor tests
+#                  that may need newer code), e.g. to check that new tests
+#                  there kill the survivors named by --only
 #   --report-only  print the report of the last run again
 #
 # Prints every survivor (a diff, a fingerprint) and the score per file.
@@ -76,7 +77,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY+=("$2"); shift 2 ;;
     --keep-tree) KEEP_TREE=1; shift ;;
     --report-only) REPORT_ONLY=1; shift ;;
-    -h|--help) sed -n '14,46p' "$0"; exit 0 ;;
+    -h|--help) sed -n '14,47p' "$0"; exit 0 ;;
     *) echo "mutation: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -159,7 +160,8 @@ lay_tree() {
   } >> "$TREE/setup.cfg"
 }
 
-# Our test modules, again, into the tree of the last run (--keep-tree).
+# Our tests against survivors, again, into the tree of the last run
+# (--keep-tree).
 refresh_tests() {
   [ -f "$TREE/setup.cfg" ] && [ -d "$TREE/mutants" ] || {
     echo "mutation: no earlier run in $TREE to keep" >&2
@@ -167,7 +169,14 @@ refresh_tests() {
   local f
   while read -r f; do
     case $f in
-      nova/tests/*) if [ -f "$TOP/$f" ]; then cp "$TOP/$f" "$TREE/$f"; fi ;;
+      # mutmut runs the tests from its own copy, mutants/, which it
+      # never refreshes: both copies get the new modules.
+      nova/tests/*_mutants.py)
+        if [ -f "$TOP/$f" ]; then
+          cp "$TOP/$f" "$TREE/$f"
+          mkdir -p "$TREE/mutants/$(dirname "$f")"
+          cp "$TOP/$f" "$TREE/mutants/$f"
+        fi ;;
     esac
   done < <(our_files)
 }

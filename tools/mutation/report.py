@@ -165,13 +165,18 @@ def main(argv):
         print(head)
         print(diff)
     print()
-    print('%-32s %7s %6s %8s %6s %8s %9s %7s' % (
+
+    def raw(c):
+        checked = c['mutants'] - c['unchecked']
+        return 100.0 * c['killed'] / checked if checked else 100.0
+
+    print('%-32s %7s %6s %8s %6s %8s %9s %7s %7s' % (
         'file', 'mutants', 'killed', 'survived', 'equiv', 'log-only',
-        'unchecked', 'score'))
+        'unchecked', 'raw', 'score'))
     for path, c in rows + [('total', totals)]:
-        print('%-32s %7d %6d %8d %6d %8d %9d %6.1f%%' % (
+        print('%-32s %7d %6d %8d %6d %8d %9d %6.1f%% %6.1f%%' % (
             path, c['mutants'], c['killed'], c['survived'], c['equivalent'],
-            c['log-only'], c['unchecked'], score(c)))
+            c['log-only'], c['unchecked'], raw(c), score(c)))
     stale = sorted(set(marks) - used)
     for name in stale:
         print('stale mark (no such survivor, or its change differs): %s'
