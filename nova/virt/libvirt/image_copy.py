@@ -592,6 +592,9 @@ class WaitState:
     conflicts: int = 0
     # Transient Glance faults: in a row (for the backoff), in all, the last.
     transient_streak: int = 0
+    # Our copy requests that failed transiently in a row: the reads between
+    # them succeed and end transient_streak, so requests keep their own.
+    request_streak: int = 0
     transient_total: int = 0
     last_transient: str = ''
     # Earliest time to read Glance again after a transient fault.
@@ -716,7 +719,7 @@ def requested(state, now):
     that fails at once (before it writes to the pool) is noticed at once.
     """
     return dataclasses.replace(state, requested_at=now,
-                               requests=state.requests + 1,
+                               requests=state.requests + 1, request_streak=0,
                                polls_without_change=0, pool_seen=False,
                                pool_complete=False, pool_vanished=False,
                                confirm_polls=0)
@@ -728,7 +731,7 @@ def conflicted(state, now):
     """
     conflicts = state.conflicts + 1
     return dataclasses.replace(
-        state, conflicts=conflicts,
+        state, conflicts=conflicts, request_streak=0,
         not_before=now + backoff(CONFLICT_BACKOFF_BASE, conflicts,
                                  state.max_interval))
 
@@ -763,6 +766,20 @@ def glance_failed(state, now, reason):
         transient_total=state.transient_total + 1, last_transient=reason,
         read_not_before=now + backoff(TRANSIENT_BACKOFF_BASE, streak,
                                       state.max_interval))
+
+
+def request_failed(state, now, reason):
+    """The state after a transient fault of our copy request: counted with
+    the other Glance faults, and the next request backs off (0.5, 1, 2...
+    seconds up to the poll interval) while the image is still read.
+    """
+    streak = state.request_streak + 1
+    return dataclasses.replace(
+        state, request_streak=streak,
+        transient_total=state.transient_total + 1, last_transient=reason,
+        not_before=max(state.not_before,
+                       now + backoff(TRANSIENT_BACKOFF_BASE, streak,
+                                     state.max_interval)))
 
 
 def glance_answered(state):
@@ -988,6 +1005,10 @@ def decide(state, view, now, location=None, task=None):
             # gone.
             if view.task_id:
                 return wait('another import holds the image', delay)
+            if now < state.not_before:
+                return wait('backing off before asking again',
+                            min(max(delay, FIRST_POLL),
+                                state.not_before - now))
             return Step(Action.REQUEST_COPY, 'an earlier copy to %s failed; '
                         'asking again' % store, delay=AFTER_REQUEST_POLL)
         if len(state.failed_tasks) > state.retries:

@@ -329,7 +329,7 @@ class CopyWaiter(object):
                 except Exception as e:
                     if not glance_multistore.is_transient(e):
                         raise
-                    step = self._glance_fault(e, self.c.clock())
+                    step = self._request_fault(e, self.c.clock())
                     continue
             if step.action is image_copy.Action.CONFIRM:
                 self.c.sleep(step.delay)
@@ -394,6 +394,22 @@ class CopyWaiter(object):
                      'left': self.state.deadline - now},
                     instance=self.instance)
         self.c.sleep(step.delay)
+        return None
+
+    def _request_fault(self, error, now):
+        """A transient fault of our copy request: log it; the next request
+        backs off while the wait goes on reading the image.
+        """
+        reason = glance_multistore.describe_fault(error)
+        self.state = image_copy.request_failed(self.state, now, reason)
+        LOG.warning('Glance request %(n)d for the copy of image %(image)s '
+                    'failed (%(reason)s); asking again in %(delay).1f s, '
+                    'until %(left).0f s from now',
+                    {'n': self.state.transient_total, 'image': self.image_id,
+                     'reason': reason,
+                     'delay': max(0.0, self.state.not_before - now),
+                     'left': self.state.deadline - now},
+                    instance=self.instance)
         return None
 
     def _done(self, location, now):

@@ -65,7 +65,6 @@ class TestStallBound(test.NoDBTestCase):
                               age=0)
         self.assertEqual(120, ic.stall_bound(s, v, pending))
 
-
     def test_image_seen_in_the_pool_ends_staging(self):
         # Glance creates the pool image when it starts writing and first
         # updates the task up to a minute later.

@@ -521,3 +521,24 @@ class TestLockOfAnUnlistedTask(base.RbdGlanceTestCase):
         self.assertGreater(glance.calls['image_import'], 1)
         self.assertLessEqual(glance.calls['image_import'], 300 / 15 + 5)
         self.assertLessEqual(self.clock.elapsed(), 300)
+
+
+class TestRequestFaultsBackOff(base.RbdGlanceTestCase):
+    """A copy request that fails transiently while the image reads succeed
+    (found by mutation testing): requests back off on their own streak.
+    """
+
+    def test_streak_grows_until_a_request_is_answered(self):
+        s = image_copy.new_wait_state('site_a', 1e6, 600, 2,
+                                      max_interval=15)
+        gaps = []
+        for _ in range(7):
+            s = image_copy.request_failed(s, 1e6, 'HTTP 503')
+            gaps.append(s.not_before - 1e6)
+        self.assertEqual([0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0], gaps)
+        self.assertEqual((7, 'HTTP 503'), (s.transient_total,
+                                           s.last_transient))
+        self.assertEqual(0, image_copy.requested(s, 1e6).request_streak)
+        self.assertEqual(0, image_copy.conflicted(s, 1e6).request_streak)
+        # A successful read does not end it.
+        self.assertEqual(7, image_copy.glance_answered(s).request_streak)

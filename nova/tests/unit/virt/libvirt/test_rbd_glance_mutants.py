@@ -19,7 +19,6 @@ failures of the copy request, the lock wait's backoff, the reads of this
 host's cluster, and request counts where a loop polls.
 """
 
-import unittest
 from unittest import mock
 
 import fixtures
@@ -294,15 +293,8 @@ class TestTransientCopyRequestFailures(base.RbdGlanceTestCase):
         self.assertIn('refused', str(e))
         self.assertAlmostEqual(30.0, self.clock.elapsed(), delta=1e-6)
 
-    # A failed copy request backs off 0.5 s every time: the image read
-    # between two requests succeeds and glance_answered() ends the
-    # transient streak, so the backoff never grows (about 2 requests a
-    # second for the whole timeout). Fix (rbd_glance.CopyWaiter.run):
-    # end the streak only once the request that failed is accepted, e.g.
-    # set self._request_fault = True in the REQUEST_COPY except branch,
-    # False after _request_copy returns, and call
-    # image_copy.glance_answered() only when it is False.
-    @unittest.expectedFailure
+    # The image read between two failed requests succeeds; the requests
+    # still back off (image_copy.request_failed).
     def test_request_failures_back_off(self):
         self.flags(images_rbd_glance_copy_timeout=30, group='libvirt')
         glance = FlakyImport(self.clock)
