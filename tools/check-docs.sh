@@ -25,7 +25,8 @@
 #   genconfig     oslo-config-generator over the series tree
 #                 -> doc/build/nova.conf.sample, which must hold our options
 #   zuul          tools/tests/test_zuul_config.py (.zuul.yaml resolves, the
-#                 multistore job names options the series tree has)
+#                 multistore job names options the series tree has), and the
+#                 tools' own tests: the stack home rule and the bench report
 #
 # Uses the tools of .stack/venv/nova (tools/install.sh builds it; NOVA_VENV
 # overrides) and the series tree .stack/series/nova (NOVA_SERIES_TREE
@@ -121,7 +122,8 @@ genconfig() {
 zuul() {
   need python || return 1
   # From tools/tests, so that the nova imported is the installed series tree.
-  (cd tools/tests && "$BIN/python" -m unittest -q test_zuul_config test_bench_stackhome)
+  (cd tools/tests && "$BIN/python" -m unittest -q test_zuul_config test_bench_stackhome \
+    test_bench_report)
 }
 
 for name in "${STEPS[@]}"; do
