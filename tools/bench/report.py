@@ -312,6 +312,17 @@ class Report(object):
             out.append('- **%s**: %s (%s).' % (
                 rst_escape(target), {True: 'met', False: 'MISSED', None: 'not measured'}
                 [met], rst_escape(detail)))
+        out += ['', 'Why a dead copy takes minutes, not seconds: Glance leaves a '
+                "dead worker's task ``processing`` and gives no other sign of "
+                "life, so Nova can only tell a dead copy from a slow one by the "
+                "task's age: ``images_rbd_glance_copy_stall_timeout`` (120 s by "
+                'default, at least 90: Glance updates a writing task every 60 s) '
+                'and, while the task has not written anything yet (no message, '
+                'no image in the pool), the time staging the image takes at '
+                "10 MiB/s (``image_copy.stall_bound``). This bench kills Glance's "
+                'workers 0.5 s after the copy starts, during staging, so the '
+                "allowance for the image's size comes on top. Upstream never "
+                'notices: it waits its whole timeout (600 s).']
         errors = self.r.get('errors', [])
         if errors:
             out += [''] + _section('Scenarios that broke')
