@@ -348,6 +348,20 @@ class ImageImportTestCase(_Base):
                     'stores': ['site_b']})
 
 
+def check_service_user_reads_locations(test):
+    """With a service user, ``test.ctx``'s locations come from Glance's
+    locations API as that user, and the image record is not read.
+    """
+    test.with_service_user()
+    test.client.call.return_value = [test.LOC]
+    test.assertEqual([test.LOC], test.service.get_image_locations(
+        test.ctx, uuids.image))
+    test.assertEqual([('service', 'get_image_locations')], test.calls())
+    test.assertEqual((uuids.image,),
+                     test.client.call.call_args.kwargs['args'])
+    test.show.assert_not_called()
+
+
 class GetImageLocationsTestCase(_Base):
 
     LOC = {'url': 'rbd://fsid/images/%s/snap' % uuids.image,
@@ -360,14 +374,7 @@ class GetImageLocationsTestCase(_Base):
         self.show.return_value = {'id': uuids.image, 'locations': []}
 
     def test_service_user_reads_the_locations_api(self):
-        self.with_service_user()
-        self.client.call.return_value = [self.LOC]
-        self.assertEqual([self.LOC], self.service.get_image_locations(
-            self.ctx, uuids.image))
-        self.assertEqual([('service', 'get_image_locations')], self.calls())
-        self.assertEqual((uuids.image,),
-                         self.client.call.call_args.kwargs['args'])
-        self.show.assert_not_called()
+        check_service_user_reads_locations(self)
 
     def test_fallback_order(self):
         # Service user refused, then the user refused, then the record.

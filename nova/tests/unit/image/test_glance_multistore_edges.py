@@ -41,14 +41,7 @@ class TokenlessLocationsTestCase(base._Base):
                                           auth_token=None)
 
     def test_service_user_reads_for_a_context_without_token(self):
-        self.with_service_user()
-        self.client.call.return_value = [self.LOC]
-        self.assertEqual([self.LOC], self.service.get_image_locations(
-            self.ctx, uuids.image))
-        self.assertEqual([('service', 'get_image_locations')], self.calls())
-        self.assertEqual((uuids.image,),
-                         self.client.call.call_args.kwargs['args'])
-        self.show.assert_not_called()
+        base.check_service_user_reads_locations(self)
 
     def test_without_token_or_service_user_the_record_is_read(self):
         self.client.call.side_effect = base.glance_error(
